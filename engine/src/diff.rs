@@ -1,0 +1,438 @@
+//! Computing the commands that bring a copy of a mailbox from the state in
+//! the db to the state on disk.
+//!
+//! The rules are smd's (see [`Command`]), with three differences that keep
+//! mail safe: a file that cannot be read, or is now empty, keeps its db
+//! entry instead of turning into a DELETE; a source counts as gone only
+//! when the whole scan did not meet it, so `touch a; cp a b` is a COPY and
+//! never a MOVE that would rename `a` away; and a duplicate met in the same
+//! scan is a COPY of the first one instead of a second transfer.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Write};
+
+use crate::db::Db;
+use crate::examine::Examined;
+use crate::message::MessageHash;
+use crate::sha::Sha;
+use crate::url;
+use crate::walk::{lossy, FileList};
+
+/// One line of the diff. Names are raw bytes; [`Command::write_line`]
+/// encodes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// A new message whose body no known message has.
+    Add { name: &'a [u8], hash: MessageHash },
+    /// `to` is new and identical to `from`, which still exists.
+    Copy {
+        from: &'a [u8],
+        hash: MessageHash,
+        to: &'a [u8],
+    },
+    /// `to` is new and identical to `from`, which is gone.
+    Move {
+        from: &'a [u8],
+        hash: MessageHash,
+        to: &'a [u8],
+    },
+    /// `to` is new, with the body of `from` and its own header.
+    CopyBody {
+        from: &'a [u8],
+        body: Sha,
+        to: &'a [u8],
+        header: Sha,
+    },
+    /// `name` is gone.
+    Delete { name: &'a [u8], hash: MessageHash },
+    /// `name` kept its body; its header is now `header`.
+    ReplaceHeader {
+        name: &'a [u8],
+        old: MessageHash,
+        header: Sha,
+    },
+    /// `name` kept its name; its body changed.
+    Replace {
+        name: &'a [u8],
+        old: MessageHash,
+        new: MessageHash,
+    },
+}
+
+impl Command<'_> {
+    /// Appends the diff line, `\n` included.
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        fn pair(out: &mut Vec<u8>, hash: &MessageHash) {
+            hash.header.write_hex(out);
+            out.push(b' ');
+            hash.body.write_hex(out);
+        }
+        fn name(out: &mut Vec<u8>, raw: &[u8]) {
+            url::encode_into(raw, out);
+            out.push(b' ');
+        }
+
+        match self {
+            Command::Add { name: n, hash } => {
+                out.extend_from_slice(b"ADD ");
+                name(out, n);
+                pair(out, hash);
+            }
+            Command::Copy { from, hash, to } | Command::Move { from, hash, to } => {
+                let verb: &[u8] = if matches!(self, Command::Copy { .. }) {
+                    b"COPY "
+                } else {
+                    b"MOVE "
+                };
+                out.extend_from_slice(verb);
+                name(out, from);
+                pair(out, hash);
+                out.extend_from_slice(b" TO ");
+                url::encode_into(to, out);
+            }
+            Command::CopyBody {
+                from,
+                body,
+                to,
+                header,
+            } => {
+                out.extend_from_slice(b"COPYBODY ");
+                name(out, from);
+                body.write_hex(out);
+                out.extend_from_slice(b" TO ");
+                name(out, to);
+                header.write_hex(out);
+            }
+            Command::Delete { name: n, hash } => {
+                out.extend_from_slice(b"DELETE ");
+                name(out, n);
+                pair(out, hash);
+            }
+            Command::ReplaceHeader {
+                name: n,
+                old,
+                header,
+            } => {
+                out.extend_from_slice(b"REPLACEHEADER ");
+                name(out, n);
+                pair(out, old);
+                out.extend_from_slice(b" WITH ");
+                header.write_hex(out);
+            }
+            Command::Replace { name: n, old, new } => {
+                out.extend_from_slice(b"REPLACE ");
+                name(out, n);
+                pair(out, old);
+                out.extend_from_slice(b" WITH ");
+                pair(out, new);
+            }
+        }
+        out.push(b'\n');
+    }
+}
+
+/// Options of the diff, as mddiff's flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiffOptions {
+    /// `-n`: do not delete what vanished (a `--no-move` source still goes).
+    pub no_delete: bool,
+    /// `--no-move`: say COPY plus DELETE instead of MOVE.
+    pub no_move: bool,
+}
+
+/// A file the diff left alone, and why: these are reported, never deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// A known message that is now empty; its db entry is kept.
+    EmptiedKnown { name: Vec<u8> },
+    /// A file that could not be read; a known one keeps its db entry.
+    Unreadable {
+        name: Vec<u8>,
+        known: bool,
+        reason: String,
+    },
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skipped::EmptiedKnown { name } => write!(
+                f,
+                "'{}' was a message and is now empty; it is not deleted on the other \
+                 side. Restore it, or delete it if that is what you want",
+                lossy(name)
+            ),
+            Skipped::Unreadable {
+                name,
+                known: true,
+                reason,
+            } => write!(
+                f,
+                "unable to read '{}': {reason}; keeping what the last sync knew of it",
+                lossy(name)
+            ),
+            Skipped::Unreadable {
+                name,
+                known: false,
+                reason,
+            } => {
+                write!(f, "unable to read '{}': {reason}; ignoring it", lossy(name))
+            }
+        }
+    }
+}
+
+/// What happened to each db entry during the diff.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Not met by the scan.
+    Gone,
+    /// Met, same content (or kept because it could not be read).
+    Present,
+    /// Met with a different content.
+    Changed,
+    /// Gone, and a new file took it over with a MOVE.
+    Moved,
+    /// Gone, taken over with a COPY under `--no-move`: DELETE it anyway.
+    CopiedAway,
+}
+
+/// The result of a diff: the new db and what was left alone.
+pub struct DiffOutcome {
+    pub db: Db,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Index of db entries sorted by content, for finding copies and bodies.
+struct ContentIndex {
+    by_content: Vec<u32>,
+}
+
+impl ContentIndex {
+    fn new(db: &Db) -> ContentIndex {
+        let mut by_content: Vec<u32> = (0..db.len() as u32).collect();
+        by_content.sort_unstable_by_key(|&i| {
+            let hash = db.hash(i as usize);
+            (hash.body, hash.header)
+        });
+        ContentIndex { by_content }
+    }
+
+    /// Entries with this body, and among them first those with this header.
+    fn same_body<'a>(&'a self, db: &'a Db, body: Sha) -> &'a [u32] {
+        let start = self
+            .by_content
+            .partition_point(|&i| db.hash(i as usize).body < body);
+        let len = self.by_content[start..]
+            .partition_point(|&i| db.hash(i as usize).body == body);
+        &self.by_content[start..start + len]
+    }
+}
+
+/// Maps names to db entries.
+pub struct NameIndex {
+    sorted: Vec<u32>,
+}
+
+impl NameIndex {
+    pub fn new(db: &Db) -> NameIndex {
+        let mut sorted: Vec<u32> = (0..db.len() as u32).collect();
+        sorted.sort_unstable_by(|&a, &b| db.name(a as usize).cmp(db.name(b as usize)));
+        NameIndex { sorted }
+    }
+
+    pub fn find(&self, db: &Db, name: &[u8]) -> Option<usize> {
+        let at = self.sorted.partition_point(|&i| db.name(i as usize) < name);
+        let &i = self.sorted.get(at)?;
+        (db.name(i as usize) == name).then_some(i as usize)
+    }
+}
+
+/// Computes the diff from `db` to the scanned `files`, calling `emit` for
+/// each command in order (DELETEs last), and returns the new db.
+///
+/// `known[i]` is the db entry of file `i`, if any; `examined[i]` is what
+/// examining it found.
+pub fn diff(
+    db: &Db,
+    files: &FileList,
+    known: &[Option<u32>],
+    examined: &[Examined],
+    options: DiffOptions,
+    emit: &mut dyn FnMut(Command<'_>),
+) -> DiffOutcome {
+    let mut fates = vec![Fate::Gone; db.len()];
+    let mut skipped = Vec::new();
+
+    // First pass: which known messages are still here, and how.
+    for (index, result) in examined.iter().enumerate() {
+        let Some(entry) = known[index] else { continue };
+        let entry = entry as usize;
+        fates[entry] = match result {
+            Examined::Hashed(hash) if *hash != db.hash(entry) => Fate::Changed,
+            Examined::Trusted | Examined::Hashed(_) => Fate::Present,
+            Examined::Empty => {
+                skipped.push(Skipped::EmptiedKnown {
+                    name: files.name(index).to_vec(),
+                });
+                Fate::Present
+            }
+            Examined::Unreadable(_, reason) => {
+                skipped.push(Skipped::Unreadable {
+                    name: files.name(index).to_vec(),
+                    known: true,
+                    reason: reason.clone(),
+                });
+                Fate::Present
+            }
+            // A message replaced by a link to a non-file is still treated
+            // as unreadable: never a silent DELETE.
+            Examined::NotRegular => Fate::Present,
+        };
+    }
+
+    // Second pass, in scan order: changed and new messages.
+    let contents = ContentIndex::new(db);
+    let mut new_sources: HashMap<MessageHash, u32> = HashMap::new();
+    for (index, result) in examined.iter().enumerate() {
+        let name = files.name(index);
+        let hash = match result {
+            Examined::Hashed(hash) => *hash,
+            Examined::Unreadable(_, reason) if known[index].is_none() => {
+                skipped.push(Skipped::Unreadable {
+                    name: name.to_vec(),
+                    known: false,
+                    reason: reason.clone(),
+                });
+                continue;
+            }
+            _ => continue,
+        };
+
+        if let Some(entry) = known[index] {
+            let old = db.hash(entry as usize);
+            if old == hash {
+                continue;
+            }
+            if old.body == hash.body {
+                emit(Command::ReplaceHeader {
+                    name,
+                    old,
+                    header: hash.header,
+                });
+            } else {
+                emit(Command::Replace {
+                    name,
+                    old,
+                    new: hash,
+                });
+            }
+            continue;
+        }
+
+        let same_body = contents.same_body(db, hash.body);
+        let same_content = || {
+            same_body
+                .iter()
+                .map(|&i| i as usize)
+                .filter(|&i| db.hash(i).header == hash.header)
+        };
+
+        if let Some(source) = same_content().find(|&i| fates[i] == Fate::Gone) {
+            let from = db.name(source);
+            if options.no_move {
+                emit(Command::Copy {
+                    from,
+                    hash,
+                    to: name,
+                });
+                fates[source] = Fate::CopiedAway;
+            } else {
+                emit(Command::Move {
+                    from,
+                    hash,
+                    to: name,
+                });
+                fates[source] = Fate::Moved;
+            }
+            new_sources.entry(hash).or_insert(index as u32);
+        } else if let Some(source) = same_content().find(|&i| fates[i] == Fate::Present) {
+            emit(Command::Copy {
+                from: db.name(source),
+                hash,
+                to: name,
+            });
+        } else if let Some(&source) = new_sources.get(&hash) {
+            emit(Command::Copy {
+                from: files.name(source as usize),
+                hash,
+                to: name,
+            });
+        } else if let Some(&source) = same_body
+            .iter()
+            .find(|&&i| matches!(fates[i as usize], Fate::Present | Fate::Gone))
+        {
+            let from = db.name(source as usize);
+            emit(Command::CopyBody {
+                from,
+                body: hash.body,
+                to: name,
+                header: hash.header,
+            });
+            new_sources.insert(hash, index as u32);
+        } else {
+            emit(Command::Add { name, hash });
+            new_sources.insert(hash, index as u32);
+        }
+    }
+
+    // Last, what vanished.
+    for (entry, fate) in fates.iter().enumerate() {
+        let delete = match fate {
+            Fate::Gone => !options.no_delete,
+            Fate::CopiedAway => true,
+            Fate::Present | Fate::Changed | Fate::Moved => false,
+        };
+        if delete {
+            emit(Command::Delete {
+                name: db.name(entry),
+                hash: db.hash(entry),
+            });
+        }
+    }
+
+    // The new db keeps the old order for what stayed, so that the delta
+    // sent to the peer stays small, and appends the rest in scan order.
+    let mut new_db = Db::new();
+    for (entry, fate) in fates.iter().enumerate() {
+        if *fate == Fate::Present {
+            new_db.push(db.name(entry), db.hash(entry));
+        }
+    }
+    for (index, result) in examined.iter().enumerate() {
+        if let Examined::Hashed(hash) = result {
+            let unchanged =
+                known[index].is_some_and(|entry| fates[entry as usize] == Fate::Present);
+            if !unchanged {
+                new_db.push(files.name(index), *hash);
+            }
+        }
+    }
+
+    DiffOutcome {
+        db: new_db,
+        skipped,
+    }
+}
+
+/// Writes commands as diff lines to `out`, buffering in `line`.
+pub fn write_command(
+    out: &mut impl Write,
+    line: &mut Vec<u8>,
+    command: Command<'_>,
+) -> io::Result<()> {
+    line.clear();
+    command.write_line(line);
+    out.write_all(line)
+}

@@ -1,0 +1,153 @@
+//! A whole mddiff run: load the db, walk the mailboxes, examine every
+//! file, compute the diff and save the new db beside the old one.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::db::{self, Db, DbError};
+use crate::diff::{self, Command, DiffOptions, NameIndex, Skipped};
+use crate::examine::examine_all;
+use crate::walk::{WalkError, WalkWarning, Walker};
+
+/// What to scan and how.
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    /// Mailbox roots, decoded, relative to the current folder.
+    pub roots: Vec<Vec<u8>>,
+    /// Exclude patterns, decoded.
+    pub excludes: Vec<Vec<u8>>,
+    /// The db-file; the new one is written to `<db>.new` and the scan
+    /// start time to `<db>.mtime.new`.
+    pub db_file: PathBuf,
+    pub options: DiffOptions,
+    /// Write no new db.
+    pub dry_run: bool,
+}
+
+/// What a scan found besides the commands.
+pub struct ScanSummary {
+    pub messages: usize,
+    pub commands: usize,
+    pub walk_warnings: Vec<WalkWarning>,
+    pub skipped: Vec<Skipped>,
+    /// Bytes of heap held by the scan's tables at their peak, for reports.
+    pub table_bytes: usize,
+    pub new_db: Db,
+}
+
+/// Why a scan failed. Nothing was written when it does.
+#[derive(Debug)]
+pub enum ScanError {
+    Db(DbError),
+    Walk(WalkError),
+    SaveDb {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScanError::Db(error) => error.fmt(f),
+            ScanError::Walk(error) => error.fmt(f),
+            ScanError::SaveDb { path, source } => {
+                write!(f, "unable to save db file '{}': {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScanError {}
+
+impl From<DbError> for ScanError {
+    fn from(error: DbError) -> Self {
+        ScanError::Db(error)
+    }
+}
+
+impl From<WalkError> for ScanError {
+    fn from(error: WalkError) -> Self {
+        ScanError::Walk(error)
+    }
+}
+
+/// Runs a scan, handing each command to `emit` (DELETEs last). Commands are
+/// only emitted once the whole scan succeeded.
+pub fn scan(
+    request: &ScanRequest,
+    emit: &mut dyn FnMut(Command<'_>),
+) -> Result<ScanSummary, ScanError> {
+    let old_db = Db::load(&request.db_file)?;
+    let last_scan = db::load_mtime(&db::with_suffix(&request.db_file, ".mtime"))?;
+    let names = NameIndex::new(&old_db);
+    let started_at = unix_now();
+
+    let mut walk_warnings = Vec::new();
+    let walker = Walker {
+        roots: &request.roots,
+        excludes: &request.excludes,
+    };
+    let files = walker.messages(&mut walk_warnings)?;
+
+    let known: Vec<Option<u32>> = (0..files.len())
+        .map(|index| {
+            names
+                .find(&old_db, files.name(index))
+                .map(|entry| entry as u32)
+        })
+        .collect();
+    let examined = examine_all(&files, &|index| known[index].is_some(), last_scan);
+
+    let mut commands = 0;
+    let outcome = diff::diff(
+        &old_db,
+        &files,
+        &known,
+        &examined,
+        request.options,
+        &mut |c| {
+            commands += 1;
+            emit(c)
+        },
+    );
+
+    let table_bytes = old_db.heap_bytes()
+        + files.heap_bytes()
+        + known.capacity() * std::mem::size_of::<Option<u32>>()
+        + examined.capacity() * std::mem::size_of::<crate::examine::Examined>()
+        + outcome.db.heap_bytes();
+
+    if !request.dry_run {
+        save(&request.db_file, &outcome.db, started_at)?;
+    }
+
+    Ok(ScanSummary {
+        messages: files.len(),
+        commands,
+        walk_warnings,
+        skipped: outcome.skipped,
+        table_bytes,
+        new_db: outcome.db,
+    })
+}
+
+fn save(db_file: &Path, new_db: &Db, started_at: i64) -> Result<(), ScanError> {
+    let db_new = db::with_suffix(db_file, ".new");
+    new_db.save(&db_new).map_err(|source| ScanError::SaveDb {
+        path: db_new,
+        source,
+    })?;
+    let mtime_new = db::with_suffix(db_file, ".mtime.new");
+    db::save_mtime(&mtime_new, started_at).map_err(|source| ScanError::SaveDb {
+        path: mtime_new,
+        source,
+    })
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

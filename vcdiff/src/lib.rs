@@ -1,0 +1,1 @@
+//! VCDIFF (RFC 3284) delta encoding and decoding.
