@@ -10,6 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -34,6 +35,7 @@ pub enum Examined {
 /// Examines every file of `files`. `known(i)` tells whether file `i` has a
 /// db entry; `last_scan` is the time the scan that wrote the db started.
 pub fn examine_all(
+    base: &Path,
     files: &FileList,
     known: &(dyn Fn(usize) -> bool + Sync),
     last_scan: i64,
@@ -58,9 +60,9 @@ pub fn examine_all(
                     let end = (start + BATCH).min(files.len());
                     batch_results.clear();
                     for index in start..end {
-                        let name = files.name(index);
+                        let path = base.join(as_path(files.name(index)));
                         batch_results.push(examine(
-                            name,
+                            &path,
                             known(index),
                             last_scan,
                             &mut buffer,
@@ -81,11 +83,11 @@ pub fn examine_all(
 }
 
 /// Examines one file.
-pub fn examine(name: &[u8], known: bool, last_scan: i64, buffer: &mut [u8]) -> Examined {
+pub fn examine(path: &Path, known: bool, last_scan: i64, buffer: &mut [u8]) -> Examined {
     let unreadable =
         |error: io::Error| Examined::Unreadable(error.kind(), error.to_string());
 
-    let metadata = match std::fs::metadata(as_path(name)) {
+    let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
         Err(error) => return unreadable(error),
     };
@@ -99,7 +101,7 @@ pub fn examine(name: &[u8], known: bool, last_scan: i64, buffer: &mut [u8]) -> E
         return Examined::Empty;
     }
 
-    let mut file = match open_noatime(name) {
+    let mut file = match open_noatime(path) {
         Ok(file) => file,
         Err(error) => return unreadable(error),
     };
@@ -112,8 +114,7 @@ pub fn examine(name: &[u8], known: bool, last_scan: i64, buffer: &mut [u8]) -> E
 
 /// Opens for reading without updating the access time where the kernel
 /// allows it (only the owner may ask for that).
-pub fn open_noatime(name: &[u8]) -> io::Result<File> {
-    let path = as_path(name);
+pub fn open_noatime(path: &Path) -> io::Result<File> {
     match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOATIME)

@@ -18,5 +18,6 @@ pub mod getopt;
 pub mod message;
 pub mod scan;
 pub mod sha;
+pub mod tags;
 pub mod url;
 pub mod walk;

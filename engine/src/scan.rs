@@ -13,6 +13,8 @@ use crate::walk::{WalkError, WalkWarning, Walker};
 /// What to scan and how.
 #[derive(Debug, Clone, Default)]
 pub struct ScanRequest {
+    /// The folder that names (roots, db entries) are relative to.
+    pub base: PathBuf,
     /// Mailbox roots, decoded, relative to the current folder.
     pub roots: Vec<Vec<u8>>,
     /// Exclude patterns, decoded.
@@ -86,6 +88,7 @@ pub fn scan(
 
     let mut walk_warnings = Vec::new();
     let walker = Walker {
+        base: &request.base,
         roots: &request.roots,
         excludes: &request.excludes,
     };
@@ -98,7 +101,12 @@ pub fn scan(
                 .map(|entry| entry as u32)
         })
         .collect();
-    let examined = examine_all(&files, &|index| known[index].is_some(), last_scan);
+    let examined = examine_all(
+        &request.base,
+        &files,
+        &|index| known[index].is_some(),
+        last_scan,
+    );
 
     let mut commands = 0;
     let outcome = diff::diff(

@@ -113,6 +113,8 @@ impl std::error::Error for WalkError {}
 
 /// What to walk and how.
 pub struct Walker<'a> {
+    /// The folder names are relative to.
+    pub base: &'a Path,
     pub roots: &'a [Vec<u8>],
     /// Folders whose path matches one of these (fnmatch, no flags) are
     /// skipped with everything below them.
@@ -147,7 +149,7 @@ impl Walker<'_> {
     ) -> Result<(), WalkError> {
         for root in self.roots {
             let root = root.strip_suffix(b"/").unwrap_or(root);
-            let metadata = match fs::metadata(as_path(root)) {
+            let metadata = match fs::metadata(self.base.join(as_path(root))) {
                 Ok(metadata) => metadata,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
                     return Err(WalkError::RootMissing {
@@ -168,6 +170,7 @@ impl Walker<'_> {
             }
 
             let mut state = WalkState {
+                base: self.base,
                 visit,
                 warnings,
                 ancestors: Vec::new(),
@@ -185,6 +188,7 @@ enum Visit<'a> {
 }
 
 struct WalkState<'a, 'b> {
+    base: &'a Path,
     visit: &'a mut Visit<'b>,
     warnings: &'a mut Vec<WalkWarning>,
     /// (device, inode) of the folders from the root down to here.
@@ -224,7 +228,7 @@ impl WalkState<'_, '_> {
             path: path.clone(),
             source,
         };
-        let entries = fs::read_dir(as_path(&path)).map_err(unreadable)?;
+        let entries = fs::read_dir(self.base.join(as_path(&path))).map_err(unreadable)?;
 
         self.ancestors.push(identity);
         let mut child = path.clone();
@@ -268,7 +272,7 @@ impl WalkState<'_, '_> {
         excludes: &[Vec<u8>],
         reported_loops: &mut HashSet<Vec<u8>>,
     ) -> Result<(), WalkError> {
-        match fs::metadata(as_path(path)) {
+        match fs::metadata(self.base.join(as_path(path))) {
             Ok(target) if target.is_dir() => {
                 if name != b"tmp" {
                     self.folder(path.to_vec(), &target, excludes, reported_loops)?;

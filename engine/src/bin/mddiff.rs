@@ -171,6 +171,7 @@ fn main() -> ExitCode {
                     list_folders(&roots, &excludes, verbose)
                 } else {
                     let request = ScanRequest {
+                        base: PathBuf::from("."),
                         roots,
                         excludes,
                         db_file: args
@@ -264,7 +265,11 @@ fn list_folders(
     verbose: bool,
 ) -> Result<(), Failure> {
     let mut warnings = Vec::new();
-    let walker = Walker { roots, excludes };
+    let walker = Walker {
+        base: Path::new("."),
+        roots,
+        excludes,
+    };
     let folders = walker
         .message_folders(&mut warnings)
         .map_err(|error| Failure::new("opendir", error.to_string()))?;
@@ -357,7 +362,7 @@ fn sha1sum(files: &[OsString]) -> Result<(), Failure> {
 fn whole_file_sha(name: &[u8], buffer: &mut [u8]) -> io::Result<Sha> {
     use sha1::Digest;
 
-    let mut file = open_noatime(name)?;
+    let mut file = open_noatime(&bytes_path(name))?;
     let mut hasher = sha1::Sha1::new();
     loop {
         let read = io::Read::read(&mut file, buffer)?;
@@ -381,7 +386,7 @@ fn hashes_from(fifo: &Path) -> Result<(), Failure> {
             let name = String::from_utf8_lossy(&name).into_owned();
             Failure::new("open", format!("unable to open file '{name}': {error}"))
         };
-        let mut file = open_noatime(&name).map_err(describe)?;
+        let mut file = open_noatime(&bytes_path(&name)).map_err(describe)?;
         if !file.metadata().map_err(describe)?.is_file() {
             let name = String::from_utf8_lossy(&name).into_owned();
             return Err(Failure::new(
