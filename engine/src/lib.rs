@@ -16,6 +16,7 @@ pub mod examine;
 pub mod fnmatch;
 pub mod getopt;
 pub mod message;
+pub mod protocol;
 pub mod scan;
 pub mod sha;
 pub mod tags;

@@ -50,6 +50,14 @@ impl Sha {
     pub fn from_bytes(digest: [u8; 20]) -> Sha {
         Sha(digest)
     }
+
+    /// Hashes a whole file, reading it in chunks.
+    pub fn of_file(path: &std::path::Path) -> std::io::Result<Sha> {
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = Sha1::new();
+        std::io::copy(&mut file, &mut hasher)?;
+        Ok(Sha(hasher.finalize().into()))
+    }
 }
 
 fn hex_value(digit: u8) -> Option<u8> {

@@ -344,9 +344,8 @@ fn sha1sum(files: &[OsString]) -> Result<(), Failure> {
     }
 
     let mut out = io::stdout().lock();
-    let mut buffer = vec![0u8; 128 * 1024];
     for file in files {
-        let sha = whole_file_sha(file.as_bytes(), &mut buffer).map_err(|error| {
+        let sha = Sha::of_file(Path::new(file)).map_err(|error| {
             let file = Path::new(file).display();
             Failure::new("open", format!("unable to open file '{file}': {error}"))
         })?;
@@ -357,21 +356,6 @@ fn sha1sum(files: &[OsString]) -> Result<(), Failure> {
         out.write_all(&line).map_err(output_failed)?;
     }
     Ok(())
-}
-
-fn whole_file_sha(name: &[u8], buffer: &mut [u8]) -> io::Result<Sha> {
-    use sha1::Digest;
-
-    let mut file = open_noatime(&bytes_path(name))?;
-    let mut hasher = sha1::Sha1::new();
-    loop {
-        let read = io::Read::read(&mut file, buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(Sha::from_bytes(hasher.finalize().into()))
 }
 
 /// The lone-fifo mode: one file name a line in, `HSHA BSHA` a line out.

@@ -1,0 +1,1 @@
+//! The client side of protocol 1.3.

@@ -1,0 +1,224 @@
+//! Protocol 1.3, spoken by `smd-server` and `smd-client` over a pair of
+//! byte streams (ssh, or pipes in tests).
+//!
+//! 1. Handshake, both ways: `protocol 1.3` and `dbfile SHA(db) SHA(db.new)`.
+//! 2. The server sends the diff, then `END`.
+//! 3. The client applies it, asking for data with `GET`/`GETHEADER`; each
+//!    answer is a `chunk LEN` and LEN bytes.
+//! 4. The client sends `COMMIT`, the server the db delta (VCDIFF), the
+//!    client `DONE`; or the client sends `ABORT`.
+//!
+//! Both sides name their db-file after the endpoint and the server's
+//! mailbox arguments, and both keep it byte-identical, which the handshake
+//! checks.
+
+pub mod client;
+pub mod diffline;
+pub mod server;
+pub mod wire;
+
+use std::fmt;
+use std::fs;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use crate::db;
+use crate::sha::Sha;
+use crate::tags::{Action, Tags};
+use wire::WireError;
+
+pub const PROTOCOL_VERSION: &str = "1.3";
+
+/// The largest db delta accepted: a db of a few million messages.
+pub const MAX_DELTA: u64 = 2 << 30;
+
+/// A run that ended with an error: what to tell the person, and the tags
+/// that say what can be done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Plain sentences: what failed and what to do.
+    pub message: String,
+    pub tags: Tags,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>, tags: Tags) -> Failure {
+        Failure { message: message.into(), tags }
+    }
+
+    /// The peer vanished or sent garbage.
+    pub fn network(context: &'static str, error: &WireError) -> Failure {
+        let tags = match error {
+            WireError::Closed | WireError::Io(_) => Tags::retry(context, "network"),
+            _ => Tags::new(context, "protocol-error", true),
+        };
+        Failure::new(format!("{error}; this is usually transient, please retry"), tags)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The files of one endpoint's db in `~/.smd/`.
+#[derive(Debug, Clone)]
+pub struct DbPaths {
+    pub db: PathBuf,
+}
+
+impl DbPaths {
+    pub fn for_endpoint(home: &Path, endpoint: &str, mailboxes: &[String]) -> DbPaths {
+        DbPaths { db: home.join(".smd").join(db::db_file_name(endpoint, mailboxes)) }
+    }
+
+    pub fn new_db(&self) -> PathBuf {
+        db::with_suffix(&self.db, ".new")
+    }
+
+    pub fn mtime(&self) -> PathBuf {
+        db::with_suffix(&self.db, ".mtime")
+    }
+
+    pub fn new_mtime(&self) -> PathBuf {
+        db::with_suffix(&self.db, ".mtime.new")
+    }
+}
+
+/// Checks that an overriding path given on the command line (`--override-db`,
+/// `--dump-stdin`) stays inside `~/.smd/`: these options write files, and
+/// a key restricted to smd must not write anywhere else.
+pub fn path_inside_smd_dir(home: &Path, given: &str) -> Result<PathBuf, String> {
+    let expanded = match given.strip_prefix('~') {
+        Some(rest) => home.join(rest.trim_start_matches('/')),
+        None if given.starts_with('/') => PathBuf::from(given),
+        None => home.join(given),
+    };
+    let smd_dir = home.join(".smd");
+    let escapes = expanded
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir | std::path::Component::CurDir));
+    if escapes || !expanded.starts_with(&smd_dir) || expanded == smd_dir {
+        return Err(format!(
+            "'{given}' is outside {}; only files inside it are accepted",
+            smd_dir.display()
+        ));
+    }
+    Ok(expanded)
+}
+
+/// Exchanges protocol versions and db fingerprints, and reconciles the db
+/// with the peer's (renaming `db.new` into place when the last run was
+/// killed between COMMIT and DONE).
+pub fn handshake(
+    reader: &mut impl BufRead,
+    writer: &mut impl Write,
+    paths: &DbPaths,
+    dry_run: bool,
+) -> Result<(), Failure> {
+    let network = |error: WireError| Failure::network("handshake", &error);
+
+    writeln!(writer, "protocol {PROTOCOL_VERSION}").map_err(|e| network(e.into()))?;
+
+    let existed = paths.db.exists();
+    let db_sha = fingerprint(&paths.db, true)?;
+    let new_sha = fingerprint(&paths.new_db(), false).ok();
+    let new_text = new_sha.map_or_else(|| "-".to_owned(), |sha| sha.to_hex());
+    writeln!(writer, "dbfile {db_sha} {new_text}").map_err(|e| network(e.into()))?;
+    writer.flush().map_err(|e| network(e.into()))?;
+    if dry_run && !existed {
+        let _ = fs::remove_file(&paths.db);
+    }
+
+    let line = wire::expect_line(reader).map_err(network)?;
+    let expected = format!("protocol {PROTOCOL_VERSION}");
+    if line != expected.as_bytes() {
+        return Err(Failure::new(
+            format!(
+                "the other side speaks {}, not {expected}; install the same protocol \
+                 version on both sides",
+                String::from_utf8_lossy(&line)
+            ),
+            Tags::new("handshake", "protocol-mismatch", true),
+        ));
+    }
+
+    let line = wire::expect_line(reader).map_err(network)?;
+    let text = String::from_utf8_lossy(&line);
+    let mut words = text.strip_prefix("dbfile ").unwrap_or("").split(' ');
+    let (Some(peer_db), Some(peer_new), None) = (words.next(), words.next(), words.next())
+    else {
+        return Err(network(WireError::Unexpected(line)));
+    };
+
+    if peer_new == db_sha.to_hex() {
+        // The peer is one run ahead and will catch up itself.
+        Ok(())
+    } else if new_sha.is_some_and(|sha| sha.to_hex() == peer_db) {
+        // The last run was killed after the peer renamed its db: catch up.
+        fs::rename(paths.new_db(), &paths.db).map_err(|error| {
+            Failure::new(
+                format!("unable to rename {}: {error}", paths.new_db().display()),
+                Tags::new("handshake", "bad-permissions", true)
+                    .with(Action::DisplayPermissions(paths.db.clone())),
+            )
+        })?;
+        Ok(())
+    } else if peer_db == db_sha.to_hex() {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            format!(
+                "the db-file {} does not match the other side's: the two mailboxes \
+                 were last synchronized with different copies. Remove the db-file \
+                 on both sides and synchronize again",
+                paths.db.display()
+            ),
+            Tags::new("handshake", "db-mismatch", true).with(Action::Remove(paths.db.clone())),
+        ))
+    }
+}
+
+/// SHA-1 of a db file; with `create`, a missing one is created empty first
+/// (a first sync compares empty files).
+fn fingerprint(path: &Path, create: bool) -> Result<Sha, Failure> {
+    if create && !path.exists() {
+        if let Some(parent) = path.parent() {
+            let _ = fs::create_dir_all(parent);
+        }
+        fs::write(path, b"").map_err(|error| unreadable_db(path, error))?;
+    }
+    Sha::of_file(path).map_err(|error| unreadable_db(path, error))
+}
+
+fn unreadable_db(path: &Path, error: std::io::Error) -> Failure {
+    Failure::new(
+        format!("unable to read the db-file {}: {error}", path.display()),
+        Tags::new("handshake", "bad-permissions", true)
+            .with(Action::DisplayPermissions(path.to_owned())),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_paths_must_stay_in_smd_dir() {
+        let home = Path::new("/home/u");
+        assert_eq!(
+            path_inside_smd_dir(home, "~/.smd/x.db.txt").unwrap(),
+            PathBuf::from("/home/u/.smd/x.db.txt")
+        );
+        assert_eq!(
+            path_inside_smd_dir(home, ".smd/y").unwrap(),
+            PathBuf::from("/home/u/.smd/y")
+        );
+        for bad in ["/etc/passwd", "~/.bashrc", "~/.smd/../.bashrc", "~/.smd", "x"] {
+            assert!(path_inside_smd_dir(home, bad).is_err(), "{bad} accepted");
+        }
+    }
+}

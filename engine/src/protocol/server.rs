@@ -1,0 +1,357 @@
+//! The server side of protocol 1.3: scan the mailboxes, send the diff,
+//! serve message data, and agree on the new db.
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, Read, Write};
+use std::path::PathBuf;
+
+use super::diffline::check_message_name;
+use super::wire::{self, WireError};
+use super::{handshake, DbPaths, Failure};
+use crate::diff::{write_command, DiffOptions};
+use crate::durable;
+use crate::examine::open_noatime;
+use crate::scan::{scan, ScanError, ScanRequest};
+use crate::tags::{Action, Tags};
+use crate::url;
+use crate::walk::{as_path, WalkError};
+
+/// How the server was asked to run.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    pub home: PathBuf,
+    /// The endpoint argument (smd-pull passes CLIENTNAME).
+    pub endpoint: String,
+    /// Mailbox arguments as given, `%20`-encoded, relative to `home`.
+    pub mailboxes: Vec<String>,
+    /// Exclude patterns as given, `%20`-encoded.
+    pub excludes: Vec<String>,
+    pub dry_run: bool,
+    pub no_delete: bool,
+    pub no_move: bool,
+    /// Stop after sending the diff (used to compute renamings).
+    pub stop_after_diff: bool,
+    /// Use this db-file instead of the endpoint's (checked to be in ~/.smd).
+    pub override_db: Option<PathBuf>,
+}
+
+/// How a server run ended; the numbers are smd-server's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerExit {
+    Done = 0,
+    ClientVanished = 3,
+    DeltaFailed = 4,
+    ClientAborted = 5,
+    ProtocolError = 6,
+    Failed = 7,
+}
+
+/// The end of a server run: how, and with what error.
+#[derive(Debug)]
+pub struct ServerOutcome {
+    pub exit: ServerExit,
+    pub failure: Option<Failure>,
+}
+
+impl ServerOutcome {
+    fn done() -> ServerOutcome {
+        ServerOutcome { exit: ServerExit::Done, failure: None }
+    }
+
+    fn failed(exit: ServerExit, failure: Failure) -> ServerOutcome {
+        ServerOutcome { exit, failure: Some(failure) }
+    }
+}
+
+/// Runs a whole server session over `reader`/`writer`. `log` receives the
+/// human-readable lines (`INFO: ...`) a terminal or log file shows.
+pub fn serve(
+    options: &ServerOptions,
+    reader: &mut impl BufRead,
+    writer: &mut impl Write,
+    log: &mut dyn Write,
+) -> ServerOutcome {
+    let paths = match &options.override_db {
+        Some(db) => DbPaths { db: db.clone() },
+        None => DbPaths::for_endpoint(&options.home, &options.endpoint, &options.mailboxes),
+    };
+    if let Err(failure) = handshake(reader, writer, &paths, options.dry_run) {
+        return ServerOutcome::failed(ServerExit::Failed, failure);
+    }
+
+    let roots: Vec<Vec<u8>> =
+        options.mailboxes.iter().map(|m| url::decode(m.as_bytes())).collect();
+    if let Err(failure) = send_diff(options, &paths, &roots, writer, log) {
+        return ServerOutcome::failed(ServerExit::ClientVanished, failure);
+    }
+
+    if options.stop_after_diff {
+        if options.override_db.is_some() {
+            for path in [paths.db.clone(), paths.mtime(), paths.new_db(), paths.new_mtime()] {
+                let _ = fs::remove_file(path);
+            }
+        }
+        return ServerOutcome::done();
+    }
+
+    serve_requests(options, &paths, &roots, reader, writer, log)
+}
+
+fn send_diff(
+    options: &ServerOptions,
+    paths: &DbPaths,
+    roots: &[Vec<u8>],
+    writer: &mut impl Write,
+    log: &mut dyn Write,
+) -> Result<(), Failure> {
+    let request = ScanRequest {
+        base: options.home.clone(),
+        roots: roots.to_vec(),
+        excludes: options.excludes.iter().map(|e| url::decode(e.as_bytes())).collect(),
+        db_file: paths.db.clone(),
+        options: DiffOptions { no_delete: options.no_delete, no_move: options.no_move },
+        dry_run: options.dry_run,
+    };
+
+    let mut line = Vec::with_capacity(512);
+    let mut write_error = None;
+    let result = scan(&request, &mut |command| {
+        if write_error.is_none() {
+            write_error = write_command(writer, &mut line, command).err();
+        }
+    });
+    match result {
+        Ok(summary) => {
+            for warning in &summary.walk_warnings {
+                let _ = writeln!(log, "INFO: {warning}");
+            }
+            for skipped in &summary.skipped {
+                let _ = writeln!(log, "INFO: {skipped}");
+            }
+            let _ = writeln!(
+                log,
+                "INFO: scanned {} messages, {} changes to send",
+                summary.messages, summary.commands
+            );
+        }
+        Err(error) => {
+            // The client turns this line into a tagged error of its own.
+            let _ = writeln!(log, "ERROR: {error}");
+            let text = match &error {
+                ScanError::Walk(WalkError::FolderUnreadable { .. }) => error.to_string(),
+                other => other.to_string(),
+            };
+            let text = text.replace('\n', " ");
+            if let Err(error) = writeln!(writer, "ERROR {text}") {
+                write_error = Some(error);
+            }
+        }
+    }
+
+    let sent = match write_error {
+        Some(error) => Err(error),
+        None => writer.write_all(b"END\n").and_then(|()| writer.flush()),
+    };
+    sent.map_err(|error| Failure::network("send-diff", &WireError::from(error)))
+}
+
+fn serve_requests(
+    options: &ServerOptions,
+    paths: &DbPaths,
+    roots: &[Vec<u8>],
+    reader: &mut impl BufRead,
+    writer: &mut impl Write,
+    log: &mut dyn Write,
+) -> ServerOutcome {
+    loop {
+        let line = match wire::read_line(reader) {
+            Ok(Some(line)) => line,
+            Ok(None) | Err(WireError::Closed) | Err(WireError::Io(_)) => {
+                let failure = Failure::new(
+                    "communication with the client died unexpectedly",
+                    Tags::retry("network", "network"),
+                );
+                return ServerOutcome::failed(ServerExit::ClientVanished, failure);
+            }
+            Err(error) => {
+                let failure = Failure::network("server", &error);
+                return ServerOutcome::failed(ServerExit::ProtocolError, failure);
+            }
+        };
+
+        let served = if let Some(name) = line.strip_prefix(b"GET ") {
+            transmit(roots, &options.home, name, Part::All, writer)
+        } else if let Some(name) = line.strip_prefix(b"GETHEADER ") {
+            transmit(roots, &options.home, name, Part::Header, writer)
+        } else if let Some(name) = line.strip_prefix(b"GETBODY ") {
+            transmit(roots, &options.home, name, Part::Body, writer)
+        } else if line == b"COMMIT" {
+            send_delta(paths, options.dry_run, writer)
+        } else if line == b"DONE" {
+            return finish(paths, options.dry_run);
+        } else if line == b"ABORT" {
+            let _ = writeln!(log, "ERROR: the client aborted; removing the new db files");
+            if !options.dry_run {
+                let _ = fs::remove_file(paths.new_db());
+                let _ = fs::remove_file(paths.new_mtime());
+            }
+            let failure = Failure::new("the client aborted", Tags::new("client", "aborted", false));
+            return ServerOutcome::failed(ServerExit::ClientAborted, failure);
+        } else {
+            let failure = Failure::new(
+                format!("invalid command from the client: {}", String::from_utf8_lossy(&line)),
+                Tags::new("protocol", "protocol-error", true),
+            );
+            return ServerOutcome::failed(ServerExit::ProtocolError, failure);
+        };
+
+        if let Err(outcome) = served {
+            // Tell a client that waits for data that none will come.
+            let _ = writer.write_all(b"ABORT\n").and_then(|()| writer.flush());
+            return outcome;
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Part {
+    All,
+    Header,
+    Body,
+}
+
+/// Sends a message, or part of it, as one chunk. Names outside the
+/// mailboxes are refused: the server serves mail, not the filesystem.
+fn transmit(
+    roots: &[Vec<u8>],
+    home: &std::path::Path,
+    name: &[u8],
+    part: Part,
+    writer: &mut impl Write,
+) -> Result<(), ServerOutcome> {
+    if let Err(unsafe_name) = check_message_name(name, roots) {
+        let failure = Failure::new(unsafe_name.to_string(), Tags::new("transmit", "protocol-error", true));
+        return Err(ServerOutcome::failed(ServerExit::ProtocolError, failure));
+    }
+
+    let path = home.join(as_path(name));
+    let unavailable = |error: io::Error| {
+        let failure = Failure::new(
+            format!(
+                "unable to open {}: {error}; it was probably changed while synchronizing, \
+                 please retry",
+                path.display()
+            ),
+            Tags::retry("transmit", "simultaneous-mailbox-edit"),
+        );
+        ServerOutcome::failed(ServerExit::Failed, failure)
+    };
+    let mut file = open_noatime(&path).map_err(unavailable)?;
+    let metadata = file.metadata().map_err(unavailable)?;
+    if !metadata.is_file() {
+        let failure = Failure::new(
+            format!("{} is not a regular file; move it away", path.display()),
+            Tags::new("transmit", "non-regular-file", true)
+                .with(Action::DisplayPermissions(path.clone())),
+        );
+        return Err(ServerOutcome::failed(ServerExit::Failed, failure));
+    }
+    let size = metadata.len();
+
+    let network = |error: io::Error| {
+        ServerOutcome::failed(ServerExit::ClientVanished, Failure::network("transmit", &error.into()))
+    };
+    match part {
+        Part::All => {
+            write!(writer, "chunk {size}\n").map_err(network)?;
+            let sent = io::copy(&mut (&mut file).take(size), writer).map_err(network)?;
+            if sent != size {
+                return Err(unavailable(io::Error::other("the file shrank while being sent")));
+            }
+        }
+        Part::Header | Part::Body => {
+            let header = read_header(&mut file).map_err(unavailable)?;
+            if let Part::Header = part {
+                wire::write_chunk(writer, &header).map_err(network)?;
+            } else {
+                let body_len = size.saturating_sub(header.len() as u64);
+                write!(writer, "chunk {body_len}\n").map_err(network)?;
+                let sent = io::copy(&mut (&mut file).take(body_len), writer).map_err(network)?;
+                if sent != body_len {
+                    return Err(unavailable(io::Error::other("the file shrank while being sent")));
+                }
+            }
+        }
+    }
+    writer.flush().map_err(network)
+}
+
+/// Reads the header bytes (through the first `\n\n`, or the whole file),
+/// leaving the file positioned at the body.
+fn read_header(file: &mut File) -> io::Result<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+
+    const MAX_HEADER: usize = 64 << 20;
+    let mut header = Vec::new();
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(header);
+        }
+        let searched_from = header.len().saturating_sub(1);
+        header.extend_from_slice(&buffer[..read]);
+        if let Some(at) = header[searched_from..].windows(2).position(|w| w == b"\n\n") {
+            let end = searched_from + at + 2;
+            file.seek(SeekFrom::Current(end as i64 - header.len() as i64))?;
+            header.truncate(end);
+            return Ok(header);
+        }
+        if header.len() > MAX_HEADER {
+            return Err(io::Error::other("the header is larger than 64 MiB"));
+        }
+    }
+}
+
+fn send_delta(paths: &DbPaths, dry_run: bool, writer: &mut impl Write) -> Result<(), ServerOutcome> {
+    let delta = if dry_run {
+        Vec::new()
+    } else {
+        let read = |path: PathBuf| {
+            fs::read(&path).map_err(|error| {
+                let failure = Failure::new(
+                    format!("unable to read {}: {error}", path.display()),
+                    Tags::new("xdelta", "bad-permissions", true)
+                        .with(Action::DisplayPermissions(path.clone())),
+                );
+                ServerOutcome::failed(ServerExit::DeltaFailed, failure)
+            })
+        };
+        let old = read(paths.db.clone())?;
+        let new = read(paths.new_db())?;
+        vcdiff::encode(&old, &new)
+    };
+    wire::write_chunk(writer, &delta).and_then(|()| writer.flush()).map_err(|error| {
+        ServerOutcome::failed(ServerExit::ClientVanished, Failure::network("xdelta", &error.into()))
+    })
+}
+
+fn finish(paths: &DbPaths, dry_run: bool) -> ServerOutcome {
+    if dry_run {
+        return ServerOutcome::done();
+    }
+    let renamed = fs::rename(paths.new_db(), &paths.db)
+        .and_then(|()| fs::rename(paths.new_mtime(), paths.mtime()))
+        .and_then(|()| durable::sync_parent(&paths.db));
+    match renamed {
+        Ok(()) => ServerOutcome::done(),
+        Err(error) => ServerOutcome::failed(
+            ServerExit::Failed,
+            Failure::new(
+                format!("unable to rename {}: {error}", paths.new_db().display()),
+                Tags::new("rename", "bad-permissions", true)
+                    .with(Action::DisplayPermissions(paths.db.clone())),
+            ),
+        ),
+    }
+}
