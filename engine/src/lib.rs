@@ -9,6 +9,7 @@
 //! - [`url`], [`fnmatch`]: name escaping and exclude patterns;
 //! - [`durable`]: crash-safe file replacement.
 
+pub mod cli;
 pub mod db;
 pub mod diff;
 pub mod durable;

@@ -45,61 +45,93 @@ pub struct HashedMessage {
     pub len: u64,
 }
 
-/// Hashes a message read from `reader` in chunks, so that a large message
-/// never sits in memory whole. `buffer` is reused between calls.
-pub fn hash_stream(
-    reader: &mut impl Read,
-    buffer: &mut [u8],
-) -> io::Result<HashedMessage> {
-    let mut header = Sha1::new();
-    let mut body = Sha1::new();
-    let mut in_body = false;
-    // Whether the last byte given to the header hasher was `\n`, so that a
-    // `\n\n` split across two reads is still found.
-    let mut after_newline = false;
-    let mut len = 0u64;
+/// Hashes a message fed in pieces of any size, finding the header/body
+/// split across piece boundaries.
+#[derive(Default)]
+pub struct MessageHasher {
+    header: Sha1,
+    body: Sha1,
+    in_body: bool,
+    /// Whether the last byte given to the header hasher was `\n`, so that
+    /// a `\n\n` split across two pieces is still found.
+    after_newline: bool,
+    len: u64,
+}
 
-    loop {
-        let read = match reader.read(buffer) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        };
-        len += read as u64;
-        let chunk = &buffer[..read];
+impl MessageHasher {
+    pub fn new() -> MessageHasher {
+        MessageHasher::default()
+    }
 
-        if in_body {
-            body.update(chunk);
-            continue;
+    pub fn update(&mut self, piece: &[u8]) {
+        if piece.is_empty() {
+            return;
+        }
+        self.len += piece.len() as u64;
+        if self.in_body {
+            self.body.update(piece);
+            return;
         }
 
-        let split = if after_newline && chunk[0] == b'\n' {
+        let split = if self.after_newline && piece[0] == b'\n' {
             Some(1)
         } else {
-            chunk
+            piece
                 .windows(2)
                 .position(|pair| pair == b"\n\n")
                 .map(|at| at + 2)
         };
         match split {
             Some(split) => {
-                header.update(&chunk[..split]);
-                body.update(&chunk[split..]);
-                in_body = true;
+                self.header.update(&piece[..split]);
+                self.body.update(&piece[split..]);
+                self.in_body = true;
             }
             None => {
-                header.update(chunk);
-                after_newline = chunk[read - 1] == b'\n';
+                self.header.update(piece);
+                self.after_newline = piece[piece.len() - 1] == b'\n';
             }
         }
     }
 
-    let hash = MessageHash {
-        header: Sha::from_bytes(header.finalize().into()),
-        body: Sha::from_bytes(body.finalize().into()),
-    };
-    Ok(HashedMessage { hash, len })
+    pub fn finish(self) -> HashedMessage {
+        let hash = MessageHash {
+            header: Sha::from_bytes(self.header.finalize().into()),
+            body: Sha::from_bytes(self.body.finalize().into()),
+        };
+        HashedMessage {
+            hash,
+            len: self.len,
+        }
+    }
+}
+
+impl io::Write for MessageHasher {
+    fn write(&mut self, piece: &[u8]) -> io::Result<usize> {
+        self.update(piece);
+        Ok(piece.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Hashes a message read from `reader` in chunks, so that a large message
+/// never sits in memory whole. `buffer` is reused between calls.
+pub fn hash_stream(
+    reader: &mut impl Read,
+    buffer: &mut [u8],
+) -> io::Result<HashedMessage> {
+    let mut hasher = MessageHasher::new();
+    loop {
+        match reader.read(buffer) {
+            Ok(0) => return Ok(hasher.finish()),
+            Ok(read) => hasher.update(&buffer[..read]),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,1 +1,1104 @@
-//! The client side of protocol 1.3.
+//! The client side of protocol 1.3: receive the diff, apply it to the
+//! local mailbox with smd's rules, fetch what is missing, and agree on the
+//! new db.
+//!
+//! Every command checks the local state first (by content, not by name or
+//! date). Fetched and rebuilt messages go through [`stage`]: written to
+//! `tmp/`, checked against their digests, flushed, renamed. A conflict
+//! stops the run with [`Tags`] saying which file and what to do; what was
+//! already done stays consistent, so the next run converges.
+
+mod stage;
+mod translate;
+
+use std::collections::{HashSet, VecDeque};
+use std::fs::{self, DirBuilder};
+use std::io::{self, BufRead, Read, Seek, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use super::diffline::{check_mailbox, check_message_name, DiffLine};
+use super::wire::{self, WireError};
+use super::{handshake, DbPaths, Failure, MAX_DELTA};
+use crate::durable;
+use crate::examine::open_noatime;
+use crate::message::{MessageHash, MessageHasher};
+use crate::sha::Sha;
+use crate::tags::{Action, Stats, Tags};
+use crate::url;
+use crate::walk::as_path;
+use stage::{
+    current_state, rename_no_replace, unreadable, write_failed, Placement, Stager,
+};
+pub use translate::Translator;
+
+/// The largest message accepted from the server.
+const MAX_MESSAGE: u64 = 16 << 30;
+/// The largest header accepted from the server.
+const MAX_HEADER: u64 = 64 << 20;
+/// Requests sent ahead of their answers, to keep the link busy...
+const MAX_OUTSTANDING: usize = 64;
+/// ...but never more bytes of them than a pipe surely buffers, or both
+/// sides could block writing.
+const MAX_OUTSTANDING_BYTES: usize = 16 * 1024;
+
+/// How the client was asked to run.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    pub home: PathBuf,
+    /// The endpoint argument (smd-pull passes CLIENTNAME).
+    pub endpoint: String,
+    /// The server's mailbox arguments as given, `%20`-encoded.
+    pub mailboxes: Vec<String>,
+    pub dry_run: bool,
+    pub verbose: bool,
+    /// `-l`: client and server share one HOME and one db; leave it alone.
+    pub local_sync: bool,
+    /// `-t`: the program mapping remote folders to local ones.
+    pub translator: Option<String>,
+    /// Write `~/smd-rename.sh` instead of applying the diff.
+    pub rename_only: bool,
+    pub override_db: Option<PathBuf>,
+}
+
+/// How a client run ended; the numbers are smd-client's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientExit {
+    Done = 0,
+    FetchFailed = 1,
+    CommandFailed = 3,
+    DeltaFailed = 4,
+    DbRenameFailed = 5,
+    Failed = 6,
+}
+
+/// The end of a client run.
+#[derive(Debug)]
+pub struct ClientOutcome {
+    pub exit: ClientExit,
+    pub failure: Option<Failure>,
+    pub stats: Stats,
+    /// In dry-run, the messages that would have been fetched.
+    pub would_fetch: Vec<Vec<u8>>,
+}
+
+/// Progress of the apply phase, reported every few commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub commands_done: usize,
+    pub commands_total: usize,
+    pub bytes_received: u64,
+}
+
+/// Runs a whole client session over `reader`/`writer`.
+pub fn run_client(
+    options: &ClientOptions,
+    reader: &mut impl BufRead,
+    writer: &mut impl Write,
+    log: &mut dyn Write,
+    progress: &mut dyn FnMut(Progress),
+) -> ClientOutcome {
+    let mut session = Session {
+        options,
+        reader,
+        writer,
+        log,
+        translator: Translator::identity(),
+        stager: Stager::default(),
+        pending: VecDeque::new(),
+        outstanding_bytes: 0,
+        made_dirs: HashSet::new(),
+        stats: Stats::default(),
+        would_fetch: Vec::new(),
+        buffer: vec![0u8; 128 * 1024],
+    };
+    let exit = match session.run(progress) {
+        Ok(()) => None,
+        Err((exit, failure)) => Some((exit, failure)),
+    };
+    let (exit, failure) = match exit {
+        None => (ClientExit::Done, None),
+        Some((exit, failure)) => (exit, Some(failure)),
+    };
+    ClientOutcome {
+        exit,
+        failure,
+        stats: session.stats,
+        would_fetch: session.would_fetch,
+    }
+}
+
+type Step<T = ()> = Result<T, (ClientExit, Failure)>;
+
+/// What to do with the answer to a request already sent.
+enum Pending {
+    /// A whole message for `target`.
+    Message {
+        local: Local,
+        hash: MessageHash,
+        placement: Placement,
+    },
+    /// A header to put on the body of `source`, giving `target`.
+    Header {
+        source: PathBuf,
+        local: Local,
+        hash: MessageHash,
+        placement: Placement,
+    },
+}
+
+/// Where a remote message name lives locally.
+#[derive(Debug, Clone)]
+struct Local {
+    /// Absolute path of the message.
+    path: PathBuf,
+    /// Absolute path of the `tmp/` folder beside its folder.
+    tmp_dir: PathBuf,
+    file_name: Vec<u8>,
+}
+
+struct Session<'a, R, W> {
+    options: &'a ClientOptions,
+    reader: &'a mut R,
+    writer: &'a mut W,
+    log: &'a mut dyn Write,
+    translator: Translator,
+    stager: Stager,
+    pending: VecDeque<(Pending, usize)>,
+    outstanding_bytes: usize,
+    made_dirs: HashSet<PathBuf>,
+    stats: Stats,
+    would_fetch: Vec<Vec<u8>>,
+    buffer: Vec<u8>,
+}
+
+impl<R: BufRead, W: Write> Session<'_, R, W> {
+    fn run(&mut self, progress: &mut dyn FnMut(Progress)) -> Step {
+        let options = self.options;
+        let roots = self.check_mailboxes()?;
+        if let Some(command) = &options.translator {
+            self.translator = Translator::start(command, &options.home)
+                .map_err(|f| (ClientExit::Failed, f))?;
+        }
+
+        let paths = match &options.override_db {
+            Some(db) => DbPaths { db: db.clone() },
+            None => DbPaths::for_endpoint(
+                &options.home,
+                &options.endpoint,
+                &options.mailboxes,
+            ),
+        };
+        handshake(self.reader, self.writer, &paths, options.dry_run)
+            .map_err(|f| (ClientExit::Failed, f))?;
+
+        let commands = self.receive_diff(&roots)?;
+        if options.rename_only {
+            return self.write_rename_script(&commands);
+        }
+
+        let total = commands.len();
+        for (done, command) in commands.iter().enumerate() {
+            if let Err(failure) = self.execute(command) {
+                return Err(self.stop(failure));
+            }
+            if done % 256 == 255 {
+                progress(Progress {
+                    commands_done: done + 1,
+                    commands_total: total,
+                    bytes_received: self.stats.bytes_received,
+                });
+            }
+        }
+        let finished = self.drain().and_then(|()| {
+            self.stager
+                .commit()
+                .map_err(|f| (ClientExit::FetchFailed, f))
+        });
+        if let Err(failure) = finished {
+            return Err(self.stop(failure));
+        }
+        progress(Progress {
+            commands_done: total,
+            commands_total: total,
+            bytes_received: self.stats.bytes_received,
+        });
+
+        self.agree(&paths)
+    }
+
+    fn check_mailboxes(&self) -> Step<Vec<Vec<u8>>> {
+        let mut roots = Vec::new();
+        for mailbox in &self.options.mailboxes {
+            let decoded = url::decode(mailbox.as_bytes());
+            if let Err(error) = check_mailbox(&decoded) {
+                let cause = if decoded.starts_with(b"/") {
+                    "mailbox-has--absolute-path"
+                } else {
+                    "bad-mailbox"
+                };
+                return Err((
+                    ClientExit::Failed,
+                    Failure::new(error.to_string(), Tags::new("main", cause, true)),
+                ));
+            }
+            roots.push(decoded);
+        }
+        Ok(roots)
+    }
+
+    /// Reads and checks the whole diff before touching anything.
+    fn receive_diff(&mut self, roots: &[Vec<u8>]) -> Step<Vec<DiffLine>> {
+        let mut commands = Vec::new();
+        loop {
+            let line = wire::expect_line(self.reader).map_err(|error| {
+                let failure = Failure::network("receive-delta", &error);
+                (ClientExit::Failed, failure)
+            })?;
+            if line == b"END" {
+                return Ok(commands);
+            }
+            let command = DiffLine::parse(&line).map_err(|error| {
+                self.abort();
+                (
+                    ClientExit::Failed,
+                    Failure::new(
+                        error.to_string(),
+                        Tags::new("protocol", "protocol-error", true),
+                    ),
+                )
+            })?;
+            for name in command.names() {
+                if let Err(error) = check_message_name(name, roots) {
+                    self.abort();
+                    let tags = Tags::new("protocol", "unsafe-name", true);
+                    return Err((
+                        ClientExit::Failed,
+                        Failure::new(error.to_string(), tags),
+                    ));
+                }
+            }
+            commands.push(command);
+        }
+    }
+
+    /// Applies one diff command.
+    fn execute(&mut self, command: &DiffLine) -> Result<(), (ClientExit, Failure)> {
+        let conflict = |failure| (ClientExit::CommandFailed, failure);
+        match command {
+            DiffLine::Add { name, hash } => {
+                let local = self.local(name)?;
+                match current_state(&local.path).map_err(conflict)? {
+                    None => self.fetch(name, local, *hash, Placement::New),
+                    Some(found) if found == *hash => Ok(()),
+                    Some(_) => Err(conflict(self.conflict(
+                        "mail-addition",
+                        &local,
+                        "a different message with the same name is already here",
+                        false,
+                    ))),
+                }
+            }
+            DiffLine::Copy { from, hash, to } | DiffLine::Move { from, hash, to } => {
+                let is_move = matches!(command, DiffLine::Move { .. });
+                self.copy_or_move(from, *hash, to, is_move)
+            }
+            DiffLine::CopyBody {
+                from,
+                body,
+                to,
+                header,
+            } => {
+                let hash = MessageHash {
+                    header: *header,
+                    body: *body,
+                };
+                let target = self.local(to)?;
+                let source = self.local(from)?;
+                match current_state(&target.path).map_err(conflict)? {
+                    Some(found) if found == hash => return Ok(()),
+                    Some(_) => {
+                        return Err(conflict(self.conflict(
+                            "copy-body",
+                            &target,
+                            "a different message with the same name is already here",
+                            false,
+                        )))
+                    }
+                    None => {}
+                }
+                match current_state(&source.path).map_err(conflict)? {
+                    Some(found) if found.body == *body => self.fetch_header(
+                        to,
+                        source.path.clone(),
+                        target,
+                        hash,
+                        Placement::New,
+                    ),
+                    _ => self.fetch(to, target, hash, Placement::New),
+                }
+            }
+            DiffLine::ReplaceHeader { name, old, header } => {
+                let local = self.local(name)?;
+                let new = MessageHash {
+                    header: *header,
+                    body: old.body,
+                };
+                let found = match open_noatime(&local.path) {
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+                    // An empty file is a message here: it is not what the
+                    // server had, so it is a conflict below.
+                    _ => Some(
+                        current_state(&local.path)
+                            .map_err(conflict)?
+                            .unwrap_or(EMPTY),
+                    ),
+                };
+                match found {
+                    None => self.fetch(name, local, new, Placement::New),
+                    Some(found) if found == *old => {
+                        let source = local.path.clone();
+                        self.fetch_header(
+                            name,
+                            source,
+                            local,
+                            new,
+                            Placement::Replace { old: *old },
+                        )
+                    }
+                    Some(found) if found == new => Ok(()),
+                    Some(_) => Err(conflict(self.conflict(
+                        "header-replacement",
+                        &local,
+                        "it was changed here too",
+                        false,
+                    ))),
+                }
+            }
+            DiffLine::Replace { name, old, new } => {
+                let local = self.local(name)?;
+                match current_state(&local.path).map_err(conflict)? {
+                    None => self.fetch(name, local, *new, Placement::New),
+                    Some(found) if found == *new => Ok(()),
+                    Some(found) if found == *old => {
+                        self.fetch(name, local, *new, Placement::Replace { old: *old })
+                    }
+                    Some(_) => Err(conflict(self.conflict(
+                        "replace",
+                        &local,
+                        "it was changed here too",
+                        false,
+                    ))),
+                }
+            }
+            DiffLine::Delete { name, hash } => {
+                let local = self.local(name)?;
+                match current_state(&local.path).map_err(conflict)? {
+                    None => Ok(()),
+                    Some(found) if found == *hash => self.delete(&local),
+                    Some(_) => {
+                        let failure = Failure::new(
+                            format!(
+                                "unable to delete {}: it was deleted on the other side but \
+                                 changed here. Delete it by hand, or run the sync in the \
+                                 other direction to keep your version",
+                                local.path.display()
+                            ),
+                            Tags::new("delete-message", "concurrent-mailbox-edit", true)
+                                .with(Action::DisplayMail(local.path.clone()))
+                                .with(Action::Remove(local.path.clone()))
+                                .with(Action::InverseCommand),
+                        );
+                        Err(conflict(failure))
+                    }
+                }
+            }
+            DiffLine::Error(text) => {
+                let tags = if text.starts_with("Unable to open directory") {
+                    Tags::new("mddiff", "directory-disappeared", false)
+                } else {
+                    Tags::new("mddiff", "unknown", true)
+                };
+                Err(conflict(Failure::new(
+                    format!("the other side failed to scan its mailbox: {text}"),
+                    tags,
+                )))
+            }
+        }
+    }
+
+    fn copy_or_move(
+        &mut self,
+        from: &[u8],
+        hash: MessageHash,
+        to: &[u8],
+        is_move: bool,
+    ) -> Step {
+        let conflict = |failure| (ClientExit::CommandFailed, failure);
+        let context = if is_move {
+            "move-message"
+        } else {
+            "copy-message"
+        };
+        let source = self.local(from)?;
+        let target = self.local(to)?;
+        let found_source = current_state(&source.path).map_err(conflict)?;
+        let found_target = current_state(&target.path).map_err(conflict)?;
+
+        match (found_source, found_target) {
+            (Some(s), Some(t)) if t == hash && (is_move || s == hash) => {
+                // Already done; a move still owes the removal of an
+                // unchanged source.
+                if is_move && s == hash {
+                    self.delete(&source)
+                } else {
+                    Ok(())
+                }
+            }
+            (_, Some(t)) if t == hash => Ok(()),
+            (_, Some(_)) => Err(conflict(self.conflict(
+                context,
+                &target,
+                "a different message with the same name is already here",
+                true,
+            ))),
+            (Some(s), None) if s == hash => {
+                if is_move {
+                    self.local_rename(&source, &target)
+                } else {
+                    self.local_copy(to, &source, &target, hash)
+                }
+            }
+            _ => self.fetch(to, target, hash, Placement::New),
+        }
+    }
+
+    /// The error for a local file in the way, with what to do about it.
+    fn conflict(
+        &self,
+        context: &'static str,
+        local: &Local,
+        why: &str,
+        inverse: bool,
+    ) -> Failure {
+        let aside = local.tmp_dir.join(as_path(&local.file_name));
+        let mut tags =
+            Tags::new(context, "concurrent-mailbox-edit", true).with(Action::MoveAside {
+                from: local.path.clone(),
+                to: aside,
+            });
+        if inverse {
+            tags = tags.with(Action::InverseCommand);
+        }
+        let inverse_hint = if inverse {
+            ", or run the sync in the other direction to keep your version"
+        } else {
+            ""
+        };
+        Failure::new(
+            format!(
+                "unable to update {}: {why}. Move it aside (to a new name) and \
+                 synchronize again{inverse_hint}",
+                local.path.display()
+            ),
+            tags,
+        )
+    }
+
+    /// Resolves a remote message name to its local path, creating its
+    /// folder (with its `cur`, `new` and `tmp` siblings) on first use.
+    fn local(&mut self, name: &[u8]) -> Step<Local> {
+        let failed = |failure| (ClientExit::Failed, failure);
+        let split = name
+            .iter()
+            .rposition(|&b| b == b'/')
+            .expect("checked names have a folder");
+        let (folder, file_name) = (&name[..split], &name[split + 1..]);
+        let local_folder = self.translator.translate(folder).map_err(failed)?;
+
+        let home = &self.options.home;
+        let path = home.join(as_path(&local_folder)).join(as_path(file_name));
+        let parent = path.parent().expect("a message has a folder").to_owned();
+        let tmp_dir = parent
+            .parent()
+            .map_or_else(|| parent.join("tmp"), |p| p.join("tmp"));
+
+        if !self.options.dry_run && self.made_dirs.insert(parent.clone()) {
+            let maildir = parent.parent().unwrap_or(&parent).to_owned();
+            for sub in ["cur", "new", "tmp"] {
+                let dir = maildir.join(sub);
+                if !dir.is_dir() {
+                    DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o770)
+                        .create(&dir)
+                        .map_err(|error| {
+                            let failure = Failure::new(
+                                format!(
+                                    "unable to create the folder {}: {error}",
+                                    dir.display()
+                                ),
+                                Tags::new("mkdir", "wrong-permissions", true)
+                                    .with(Action::DisplayPermissions(dir.clone())),
+                            );
+                            failed(failure)
+                        })?;
+                    self.stager.touched(&dir);
+                }
+            }
+        }
+        Ok(Local {
+            path,
+            tmp_dir,
+            file_name: file_name.to_vec(),
+        })
+    }
+
+    fn delete(&mut self, local: &Local) -> Step {
+        if !self.options.dry_run {
+            fs::remove_file(&local.path).map_err(|error| {
+                let failure = Failure::new(
+                    format!(
+                        "unable to delete {}: {error}; check the folder's permissions",
+                        local.path.display()
+                    ),
+                    Tags::new("delete-message", "bad-directory-permission", true)
+                        .with(Action::DisplayPermissions(local.path.clone())),
+                );
+                (ClientExit::CommandFailed, failure)
+            })?;
+            self.stager.touched(&local.path);
+        }
+        self.stats.deleted_mails += 1;
+        Ok(())
+    }
+
+    fn local_rename(&mut self, source: &Local, target: &Local) -> Step {
+        if self.options.dry_run {
+            return Ok(());
+        }
+        rename_no_replace(&source.path, &target.path).map_err(|error| {
+            let failure = Failure::new(
+                format!(
+                    "unable to move {} to {}: {error}; check the folder's permissions",
+                    source.path.display(),
+                    target.path.display()
+                ),
+                Tags::new("move-message", "bad-directory-permission", true)
+                    .with(Action::DisplayMail(target.path.clone())),
+            );
+            (ClientExit::CommandFailed, failure)
+        })?;
+        self.stager.touched(&source.path);
+        self.stager.touched(&target.path);
+        Ok(())
+    }
+
+    /// Copies a local message through `tmp/`, checking what was copied.
+    fn local_copy(
+        &mut self,
+        name: &[u8],
+        source: &Local,
+        target: &Local,
+        hash: MessageHash,
+    ) -> Step {
+        if self.options.dry_run {
+            return Ok(());
+        }
+        let failed = |failure| (ClientExit::CommandFailed, failure);
+        let (mut out, tmp) =
+            self.stager
+                .create_tmp(&target.tmp_dir, &target.file_name)
+                .map_err(|error| failed(write_failed(&target.tmp_dir, error)))?;
+        let mut input = open_noatime(&source.path)
+            .map_err(|e| failed(unreadable(&source.path, e)))?;
+        let mut hasher = MessageHasher::new();
+        let copied = copy_hashing(&mut input, &mut out, &mut hasher, &mut self.buffer);
+        if let Err(error) = copied {
+            let _ = fs::remove_file(&tmp);
+            return Err(failed(write_failed(&tmp, error)));
+        }
+        let hashed = hasher.finish();
+        if hashed.hash != hash {
+            // The source changed since it was checked: fetch instead.
+            let _ = fs::remove_file(&tmp);
+            return self.fetch(name, target.clone(), hash, Placement::New);
+        }
+        self.stager
+            .stage(tmp, target.path.clone(), hash, Placement::New, hashed.len)
+            .map_err(failed)
+    }
+
+    /// Asks for a whole message.
+    fn fetch(
+        &mut self,
+        name: &[u8],
+        local: Local,
+        hash: MessageHash,
+        placement: Placement,
+    ) -> Step {
+        if self.options.dry_run {
+            self.stats.new_mails += 1;
+            self.would_fetch.push(name.to_vec());
+            return Ok(());
+        }
+        self.request(
+            b"GET ",
+            name,
+            Pending::Message {
+                local,
+                hash,
+                placement,
+            },
+        )
+    }
+
+    /// Asks for the header of `name`, to put on the body of `source`.
+    fn fetch_header(
+        &mut self,
+        name: &[u8],
+        source: PathBuf,
+        local: Local,
+        hash: MessageHash,
+        placement: Placement,
+    ) -> Step {
+        self.request(
+            b"GETHEADER ",
+            name,
+            Pending::Header {
+                source,
+                local,
+                hash,
+                placement,
+            },
+        )
+    }
+
+    fn request(&mut self, verb: &[u8], name: &[u8], pending: Pending) -> Step {
+        let line_len = verb.len() + name.len() + 1;
+        while !self.pending.is_empty()
+            && (self.pending.len() >= MAX_OUTSTANDING
+                || self.outstanding_bytes + line_len > MAX_OUTSTANDING_BYTES)
+        {
+            self.receive_one()?;
+        }
+
+        let mut line = Vec::with_capacity(line_len);
+        line.extend_from_slice(verb);
+        line.extend_from_slice(name);
+        line.push(b'\n');
+        self.writer
+            .write_all(&line)
+            .map_err(|error| network(&error.into()))?;
+        self.pending.push_back((pending, line_len));
+        self.outstanding_bytes += line_len;
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Step {
+        while !self.pending.is_empty() {
+            self.receive_one()?;
+        }
+        Ok(())
+    }
+
+    /// Reads the answer to the oldest request and acts on it.
+    fn receive_one(&mut self) -> Step {
+        self.writer
+            .flush()
+            .map_err(|error| network(&error.into()))?;
+        let (pending, line_len) =
+            self.pending.pop_front().expect("a request is outstanding");
+        self.outstanding_bytes -= line_len;
+
+        match pending {
+            Pending::Message {
+                local,
+                hash,
+                placement,
+            } => {
+                let len = wire::read_chunk_header(self.reader, MAX_MESSAGE)
+                    .map_err(|e| network(&e))?;
+                let failed = |failure| (ClientExit::FetchFailed, failure);
+                let (mut out, tmp) = self
+                    .stager
+                    .create_tmp(&local.tmp_dir, &local.file_name)
+                    .map_err(|error| failed(write_failed(&local.tmp_dir, error)))?;
+                let mut hasher = MessageHasher::new();
+                let mut tee = Tee {
+                    out: &mut out,
+                    hasher: &mut hasher,
+                };
+                if let Err(error) = wire::copy_chunk(self.reader, len, &mut tee) {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(match error {
+                        WireError::Io(error)
+                            if error.kind() != io::ErrorKind::BrokenPipe =>
+                        {
+                            failed(write_failed(&tmp, error))
+                        }
+                        other => network(&other),
+                    });
+                }
+                if hasher.finish().hash != hash {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(failed(Failure::new(
+                        format!(
+                            "the other side sent a different message for {}: it probably \
+                             changed during the sync, please retry",
+                            local.path.display()
+                        ),
+                        Tags::retry("receive", "modify-while-update"),
+                    )));
+                }
+                self.stats.new_mails += 1;
+                self.stats.bytes_received += len;
+                self.stager
+                    .stage(tmp, local.path, hash, placement, len)
+                    .map_err(failed)
+            }
+            Pending::Header {
+                source,
+                local,
+                hash,
+                placement,
+            } => {
+                let header =
+                    wire::read_chunk(self.reader, MAX_HEADER).map_err(|e| network(&e))?;
+                let failed = |failure| (ClientExit::CommandFailed, failure);
+                if Sha::of(&header) != hash.header {
+                    return Err(failed(Failure::new(
+                        format!(
+                            "the other side sent a different header for {}: it probably \
+                             changed during the sync, please retry",
+                            local.path.display()
+                        ),
+                        Tags::retry("receive-header", "modify-while-update"),
+                    )));
+                }
+                if self.options.dry_run {
+                    return Ok(());
+                }
+                self.splice(&header, &source, &local, hash, placement)
+                    .map_err(failed)
+            }
+        }
+    }
+
+    /// Writes `header` followed by the body of `source` to `tmp/`, checks
+    /// the result byte for byte against `hash`, and stages it.
+    fn splice(
+        &mut self,
+        header: &[u8],
+        source: &Path,
+        local: &Local,
+        hash: MessageHash,
+        placement: Placement,
+    ) -> Result<(), Failure> {
+        let mut input = open_noatime(source).map_err(|e| unreadable(source, e))?;
+        let body_start = header_length(&mut input, &mut self.buffer)
+            .map_err(|e| unreadable(source, e))?;
+        input
+            .seek(io::SeekFrom::Start(body_start))
+            .map_err(|e| unreadable(source, e))?;
+
+        let (mut out, tmp) = self
+            .stager
+            .create_tmp(&local.tmp_dir, &local.file_name)
+            .map_err(|e| write_failed(&local.tmp_dir, e))?;
+        let mut hasher = MessageHasher::new();
+        let written = out.write_all(header).and_then(|()| {
+            hasher.update(header);
+            copy_hashing(&mut input, &mut out, &mut hasher, &mut self.buffer)
+        });
+        if let Err(error) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(write_failed(&tmp, error));
+        }
+        let hashed = hasher.finish();
+        if hashed.hash != hash {
+            let _ = fs::remove_file(&tmp);
+            return Err(Failure::new(
+                format!("{} changed during the sync; please retry", source.display()),
+                Tags::retry("header-replacement", "modify-while-update"),
+            ));
+        }
+        self.stager
+            .stage(tmp, local.path.clone(), hash, placement, hashed.len)
+    }
+
+    /// After a failure: collect the answers already on their way (so what
+    /// was fetched is kept), put staged files in place, and tell the server.
+    fn stop(&mut self, (exit, failure): (ClientExit, Failure)) -> (ClientExit, Failure) {
+        let stream_is_healthy =
+            !matches!(failure.tags.cause, "network" | "protocol-error");
+        if stream_is_healthy {
+            while !self.pending.is_empty() {
+                if self.receive_one().is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = self.stager.commit();
+        self.abort();
+        (exit, failure)
+    }
+
+    fn abort(&mut self) {
+        let _ = self
+            .writer
+            .write_all(b"ABORT\n")
+            .and_then(|()| self.writer.flush());
+    }
+
+    /// COMMIT, receive the db delta, rebuild the server's db, DONE.
+    fn agree(&mut self, paths: &DbPaths) -> Step {
+        let send = |writer: &mut W, text: &[u8]| {
+            writer
+                .write_all(text)
+                .and_then(|()| writer.flush())
+                .map_err(|e| network(&e.into()))
+        };
+        send(self.writer, b"COMMIT\n")?;
+        let delta = wire::read_chunk(self.reader, MAX_DELTA).map_err(|e| network(&e))?;
+        self.stats.delta_received = delta.len() as u64;
+
+        if !self.options.dry_run && !self.options.local_sync {
+            let rebuilt = fs::read(&paths.db)
+                .map_err(|error| error.to_string())
+                .and_then(|old| {
+                    vcdiff::decode(&old, &delta, MAX_DELTA as usize * 4)
+                        .map_err(|e| e.to_string())
+                });
+            let new_db = match rebuilt {
+                Ok(new_db) => new_db,
+                Err(error) => {
+                    self.abort();
+                    let failure = Failure::new(
+                        format!("unable to apply the db delta: {error}; please retry"),
+                        Tags::retry("xdelta", "network"),
+                    );
+                    return Err((ClientExit::DeltaFailed, failure));
+                }
+            };
+            let saved =
+                durable::replace_file(&paths.new_db(), |out| out.write_all(&new_db))
+                    .and_then(|()| fs::rename(paths.new_db(), &paths.db))
+                    .and_then(|()| durable::sync_parent(&paths.db));
+            if let Err(error) = saved {
+                self.abort();
+                let failure = Failure::new(
+                    format!("unable to save the db-file {}: {error}", paths.db.display()),
+                    Tags::new("rename", "bad-permissions", true)
+                        .with(Action::DisplayPermissions(paths.db.clone())),
+                );
+                return Err((ClientExit::DbRenameFailed, failure));
+            }
+        }
+        send(self.writer, b"DONE\n")
+    }
+
+    fn write_rename_script(&mut self, commands: &[DiffLine]) -> Step {
+        let failed = |failure| (ClientExit::Failed, failure);
+        if let Some(DiffLine::Error(text)) =
+            commands.iter().find(|c| matches!(c, DiffLine::Error(_)))
+        {
+            self.abort();
+            return Err(failed(Failure::new(
+                format!("the other side failed to scan its mailbox: {text}"),
+                Tags::new("mddiff", "unknown", true),
+            )));
+        }
+        let renames = renamings(commands);
+        let mut script = b"#!/bin/sh\n\n".to_vec();
+        for (copy, from, to) in renames {
+            let from = self.local(&from).map_err(|(_, f)| f).map_err(failed)?;
+            let to = self.local(&to).map_err(|(_, f)| f).map_err(failed)?;
+            script.extend_from_slice(if copy { b"cp -n " } else { b"mv -n " });
+            script.extend_from_slice(&shell_quote(
+                from.path.as_os_str().as_encoded_bytes(),
+            ));
+            script.push(b' ');
+            script
+                .extend_from_slice(&shell_quote(to.path.as_os_str().as_encoded_bytes()));
+            script.push(b'\n');
+        }
+        let path = self.options.home.join("smd-rename.sh");
+        durable::replace_file(&path, |out| out.write_all(&script))
+            .map_err(|error| failed(write_failed(&path, error)))?;
+        let _ = writeln!(self.log, "INFO: Please check and run: {}", path.display());
+        Ok(())
+    }
+}
+
+const EMPTY: MessageHash = MessageHash {
+    header: Sha::EMPTY,
+    body: Sha::EMPTY,
+};
+
+/// A broken connection or a protocol violation: smd-client's "other
+/// failure" exit, like an smd 1.3 client.
+fn network(error: &WireError) -> (ClientExit, Failure) {
+    (ClientExit::Failed, Failure::network("receive", error))
+}
+
+/// The COPY+DELETE pairs of a diff that are renames within one folder, as
+/// (copy instead of move, source, target); extra copies of one source come
+/// first, so that the final move does not take the file away from them.
+fn renamings(commands: &[DiffLine]) -> Vec<(bool, Vec<u8>, Vec<u8>)> {
+    let deleted: HashSet<&[u8]> = commands
+        .iter()
+        .filter_map(|c| match c {
+            DiffLine::Delete { name, .. } => Some(name.as_slice()),
+            _ => None,
+        })
+        .collect();
+    let folder = |name: &[u8]| {
+        name.iter()
+            .rposition(|&b| b == b'/')
+            .map(|at| name[..at].to_vec())
+    };
+
+    let mut moved: HashSet<Vec<u8>> = HashSet::new();
+    let mut copies = Vec::new();
+    let mut moves = Vec::new();
+    for command in commands {
+        let DiffLine::Copy { from, to, .. } = command else {
+            continue;
+        };
+        if !deleted.contains(from.as_slice()) || folder(from) != folder(to) {
+            continue;
+        }
+        if moved.insert(from.clone()) {
+            moves.push((false, from.clone(), to.clone()));
+        } else {
+            copies.push((true, from.clone(), to.clone()));
+        }
+    }
+    copies.extend(moves);
+    copies
+}
+
+/// Quotes bytes for `sh` with single quotes.
+fn shell_quote(text: &[u8]) -> Vec<u8> {
+    let mut quoted = vec![b'\''];
+    for &byte in text {
+        if byte == b'\'' {
+            quoted.extend_from_slice(b"'\\''");
+        } else {
+            quoted.push(byte);
+        }
+    }
+    quoted.push(b'\'');
+    quoted
+}
+
+/// Feeds what is written to a file and to a hasher at once.
+struct Tee<'a, W: Write> {
+    out: &'a mut W,
+    hasher: &'a mut MessageHasher,
+}
+
+impl<W: Write> Write for Tee<'_, W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let written = self.out.write(data)?;
+        self.hasher.update(&data[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn copy_hashing(
+    input: &mut impl Read,
+    out: &mut impl Write,
+    hasher: &mut MessageHasher,
+    buffer: &mut [u8],
+) -> io::Result<()> {
+    loop {
+        let read = match input.read(buffer) {
+            Ok(0) => return Ok(()),
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        out.write_all(&buffer[..read])?;
+        hasher.update(&buffer[..read]);
+    }
+}
+
+/// The length of a file's header: through the first `\n\n`, or all of it.
+fn header_length(input: &mut impl Read, buffer: &mut [u8]) -> io::Result<u64> {
+    let mut offset = 0u64;
+    let mut after_newline = false;
+    loop {
+        let read = input.read(buffer)?;
+        if read == 0 {
+            return Ok(offset);
+        }
+        let piece = &buffer[..read];
+        if after_newline && piece[0] == b'\n' {
+            return Ok(offset + 1);
+        }
+        if let Some(at) = piece.windows(2).position(|w| w == b"\n\n") {
+            return Ok(offset + at as u64 + 2);
+        }
+        after_newline = piece[read - 1] == b'\n';
+        offset += read as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_length_across_reads() {
+        let message = b"A: b\nC: d\n\nbody";
+        for size in 1..8 {
+            let mut buffer = vec![0u8; size];
+            assert_eq!(header_length(&mut &message[..], &mut buffer).unwrap(), 11);
+        }
+        assert_eq!(
+            header_length(&mut &b"no blank line"[..], &mut [0u8; 4]).unwrap(),
+            13
+        );
+    }
+
+    #[test]
+    fn renamings_pair_copies_with_deletes_in_one_folder() {
+        let hash = EMPTY;
+        let copy = |from: &str, to: &str| DiffLine::Copy {
+            from: from.as_bytes().to_vec(),
+            hash,
+            to: to.as_bytes().to_vec(),
+        };
+        let delete = |name: &str| DiffLine::Delete {
+            name: name.as_bytes().to_vec(),
+            hash,
+        };
+        let commands = vec![
+            copy("M/cur/a", "M/cur/a2"),
+            copy("M/cur/a", "M/cur/a3"),
+            copy("M/cur/b", "M/new/b"),
+            copy("M/cur/c", "M/cur/c2"),
+            delete("M/cur/a"),
+            delete("M/cur/b"),
+        ];
+        let renames = renamings(&commands);
+        assert_eq!(
+            renames,
+            vec![
+                (true, b"M/cur/a".to_vec(), b"M/cur/a3".to_vec()),
+                (false, b"M/cur/a".to_vec(), b"M/cur/a2".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn shell_quoting_survives_quotes() {
+        assert_eq!(shell_quote(b"it's"), b"'it'\\''s'");
+    }
+}

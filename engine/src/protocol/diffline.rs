@@ -10,13 +10,40 @@ use crate::url;
 /// One parsed diff line, names decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DiffLine {
-    Add { name: Vec<u8>, hash: MessageHash },
-    Copy { from: Vec<u8>, hash: MessageHash, to: Vec<u8> },
-    Move { from: Vec<u8>, hash: MessageHash, to: Vec<u8> },
-    CopyBody { from: Vec<u8>, body: Sha, to: Vec<u8>, header: Sha },
-    Delete { name: Vec<u8>, hash: MessageHash },
-    ReplaceHeader { name: Vec<u8>, old: MessageHash, header: Sha },
-    Replace { name: Vec<u8>, old: MessageHash, new: MessageHash },
+    Add {
+        name: Vec<u8>,
+        hash: MessageHash,
+    },
+    Copy {
+        from: Vec<u8>,
+        hash: MessageHash,
+        to: Vec<u8>,
+    },
+    Move {
+        from: Vec<u8>,
+        hash: MessageHash,
+        to: Vec<u8>,
+    },
+    CopyBody {
+        from: Vec<u8>,
+        body: Sha,
+        to: Vec<u8>,
+        header: Sha,
+    },
+    Delete {
+        name: Vec<u8>,
+        hash: MessageHash,
+    },
+    ReplaceHeader {
+        name: Vec<u8>,
+        old: MessageHash,
+        header: Sha,
+    },
+    Replace {
+        name: Vec<u8>,
+        old: MessageHash,
+        new: MessageHash,
+    },
     /// The server's scan failed.
     Error(String),
 }
@@ -27,8 +54,13 @@ pub struct BadLine(pub Vec<u8>);
 
 impl fmt::Display for BadLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = String::from_utf8_lossy(&self.0[..self.0.len().min(200)]).into_owned();
-        write!(f, "the server sent a malformed diff line: {}", shown.escape_debug())
+        let shown =
+            String::from_utf8_lossy(&self.0[..self.0.len().min(200)]).into_owned();
+        write!(
+            f,
+            "the server sent a malformed diff line: {}",
+            shown.escape_debug()
+        )
     }
 }
 
@@ -62,31 +94,55 @@ fn parse(line: &[u8]) -> Option<DiffLine> {
     // take the fixed-size words from the end.
     if let Some(rest) = line.strip_prefix(b"REPLACEHEADER ") {
         let words: Vec<&[u8]> = rest.rsplitn(5, |&b| b == b' ').collect();
-        let [header, with, body, old_header, name] = words[..] else { return None };
+        let [header, with, body, old_header, name] = words[..] else {
+            return None;
+        };
         if with != b"WITH" {
             return None;
         }
-        let old = MessageHash { header: sha(old_header)?, body: sha(body)? };
-        return Some(DiffLine::ReplaceHeader { name: name_of(name)?, old, header: sha(header)? });
+        let old = MessageHash {
+            header: sha(old_header)?,
+            body: sha(body)?,
+        };
+        return Some(DiffLine::ReplaceHeader {
+            name: name_of(name)?,
+            old,
+            header: sha(header)?,
+        });
     }
 
     let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-    let pair = |h: &[u8], b: &[u8]| Some(MessageHash { header: sha(h)?, body: sha(b)? });
+    let pair = |h: &[u8], b: &[u8]| {
+        Some(MessageHash {
+            header: sha(h)?,
+            body: sha(b)?,
+        })
+    };
     Some(match words[..] {
-        [b"ADD", name, h, b] => DiffLine::Add { name: name_of(name)?, hash: pair(h, b)? },
-        [b"COPY", from, h, b, b"TO", to] => {
-            DiffLine::Copy { from: name_of(from)?, hash: pair(h, b)?, to: name_of(to)? }
-        }
-        [b"MOVE", from, h, b, b"TO", to] => {
-            DiffLine::Move { from: name_of(from)?, hash: pair(h, b)?, to: name_of(to)? }
-        }
+        [b"ADD", name, h, b] => DiffLine::Add {
+            name: name_of(name)?,
+            hash: pair(h, b)?,
+        },
+        [b"COPY", from, h, b, b"TO", to] => DiffLine::Copy {
+            from: name_of(from)?,
+            hash: pair(h, b)?,
+            to: name_of(to)?,
+        },
+        [b"MOVE", from, h, b, b"TO", to] => DiffLine::Move {
+            from: name_of(from)?,
+            hash: pair(h, b)?,
+            to: name_of(to)?,
+        },
         [b"COPYBODY", from, b, b"TO", to, h] => DiffLine::CopyBody {
             from: name_of(from)?,
             body: sha(b)?,
             to: name_of(to)?,
             header: sha(h)?,
         },
-        [b"DELETE", name, h, b] => DiffLine::Delete { name: name_of(name)?, hash: pair(h, b)? },
+        [b"DELETE", name, h, b] => DiffLine::Delete {
+            name: name_of(name)?,
+            hash: pair(h, b)?,
+        },
         [b"REPLACE", name, h, b, b"WITH", h2, b2] => DiffLine::Replace {
             name: name_of(name)?,
             old: pair(h, b)?,
@@ -128,7 +184,12 @@ impl std::error::Error for UnsafeName {}
 /// Checks that `name` is a message inside one of the mailbox `roots`: a
 /// relative path with no `..`, below a root, in a `cur` or `new` folder.
 pub fn check_message_name(name: &[u8], roots: &[Vec<u8>]) -> Result<(), UnsafeName> {
-    let refuse = |reason| Err(UnsafeName { name: name.to_vec(), reason });
+    let refuse = |reason| {
+        Err(UnsafeName {
+            name: name.to_vec(),
+            reason,
+        })
+    };
 
     if name.starts_with(b"/") {
         return refuse("it is an absolute path");
@@ -148,7 +209,9 @@ pub fn check_message_name(name: &[u8], roots: &[Vec<u8>]) -> Result<(), UnsafeNa
         return refuse("it is not inside the mailboxes being synchronized");
     }
     match components[..] {
-        [.., folder, file] if (folder == b"cur" || folder == b"new") && !file.is_empty() => {
+        [.., folder, file]
+            if (folder == b"cur" || folder == b"new") && !file.is_empty() =>
+        {
             Ok(())
         }
         _ => refuse("it is not a message in a cur/ or new/ folder"),
@@ -157,7 +220,12 @@ pub fn check_message_name(name: &[u8], roots: &[Vec<u8>]) -> Result<(), UnsafeNa
 
 /// Checks a mailbox argument: relative, and without `..`.
 pub fn check_mailbox(mailbox: &[u8]) -> Result<(), UnsafeName> {
-    let refuse = |reason| Err(UnsafeName { name: mailbox.to_vec(), reason });
+    let refuse = |reason| {
+        Err(UnsafeName {
+            name: mailbox.to_vec(),
+            reason,
+        })
+    };
     if mailbox.is_empty() {
         return refuse("it is empty");
     }
@@ -189,17 +257,44 @@ mod tests {
         let name = &b"Mail/cur/with space%"[..];
         let to = &b"Mail/new/\xff"[..];
         let cases = [
-            (Command::Add { name, hash }, DiffLine::Add { name: name.to_vec(), hash }),
             (
-                Command::Move { from: name, hash, to },
-                DiffLine::Move { from: name.to_vec(), hash, to: to.to_vec() },
+                Command::Add { name, hash },
+                DiffLine::Add {
+                    name: name.to_vec(),
+                    hash,
+                },
             ),
             (
-                Command::ReplaceHeader { name, old: hash, header: Sha::EMPTY },
-                DiffLine::ReplaceHeader { name: name.to_vec(), old: hash, header: Sha::EMPTY },
+                Command::Move {
+                    from: name,
+                    hash,
+                    to,
+                },
+                DiffLine::Move {
+                    from: name.to_vec(),
+                    hash,
+                    to: to.to_vec(),
+                },
             ),
             (
-                Command::CopyBody { from: name, body: hash.body, to, header: hash.header },
+                Command::ReplaceHeader {
+                    name,
+                    old: hash,
+                    header: Sha::EMPTY,
+                },
+                DiffLine::ReplaceHeader {
+                    name: name.to_vec(),
+                    old: hash,
+                    header: Sha::EMPTY,
+                },
+            ),
+            (
+                Command::CopyBody {
+                    from: name,
+                    body: hash.body,
+                    to,
+                    header: hash.header,
+                },
                 DiffLine::CopyBody {
                     from: name.to_vec(),
                     body: hash.body,
@@ -225,8 +320,18 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_refused() {
-        for bad in [&b"ADD x"[..], b"FROB a b c", b"ADD  aa bb", b"", b"COPY a h b INTO c"] {
-            assert!(DiffLine::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"ADD x"[..],
+            b"FROB a b c",
+            b"ADD  aa bb",
+            b"",
+            b"COPY a h b INTO c",
+        ] {
+            assert!(
+                DiffLine::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -244,7 +349,11 @@ mod tests {
             b"Mail/notes",
             b"Elsewhere/cur/1",
         ] {
-            assert!(check_message_name(bad, &roots).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                check_message_name(bad, &roots).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

@@ -43,7 +43,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(message: impl Into<String>, tags: Tags) -> Failure {
-        Failure { message: message.into(), tags }
+        Failure {
+            message: message.into(),
+            tags,
+        }
     }
 
     /// The peer vanished or sent garbage.
@@ -52,7 +55,10 @@ impl Failure {
             WireError::Closed | WireError::Io(_) => Tags::retry(context, "network"),
             _ => Tags::new(context, "protocol-error", true),
         };
-        Failure::new(format!("{error}; this is usually transient, please retry"), tags)
+        Failure::new(
+            format!("{error}; this is usually transient, please retry"),
+            tags,
+        )
     }
 }
 
@@ -72,7 +78,11 @@ pub struct DbPaths {
 
 impl DbPaths {
     pub fn for_endpoint(home: &Path, endpoint: &str, mailboxes: &[String]) -> DbPaths {
-        DbPaths { db: home.join(".smd").join(db::db_file_name(endpoint, mailboxes)) }
+        DbPaths {
+            db: home
+                .join(".smd")
+                .join(db::db_file_name(endpoint, mailboxes)),
+        }
     }
 
     pub fn new_db(&self) -> PathBuf {
@@ -98,9 +108,12 @@ pub fn path_inside_smd_dir(home: &Path, given: &str) -> Result<PathBuf, String> 
         None => home.join(given),
     };
     let smd_dir = home.join(".smd");
-    let escapes = expanded
-        .components()
-        .any(|c| matches!(c, std::path::Component::ParentDir | std::path::Component::CurDir));
+    let escapes = expanded.components().any(|c| {
+        matches!(
+            c,
+            std::path::Component::ParentDir | std::path::Component::CurDir
+        )
+    });
     if escapes || !expanded.starts_with(&smd_dir) || expanded == smd_dir {
         return Err(format!(
             "'{given}' is outside {}; only files inside it are accepted",
@@ -149,7 +162,8 @@ pub fn handshake(
     let line = wire::expect_line(reader).map_err(network)?;
     let text = String::from_utf8_lossy(&line);
     let mut words = text.strip_prefix("dbfile ").unwrap_or("").split(' ');
-    let (Some(peer_db), Some(peer_new), None) = (words.next(), words.next(), words.next())
+    let (Some(peer_db), Some(peer_new), None) =
+        (words.next(), words.next(), words.next())
     else {
         return Err(network(WireError::Unexpected(line)));
     };
@@ -177,7 +191,8 @@ pub fn handshake(
                  on both sides and synchronize again",
                 paths.db.display()
             ),
-            Tags::new("handshake", "db-mismatch", true).with(Action::Remove(paths.db.clone())),
+            Tags::new("handshake", "db-mismatch", true)
+                .with(Action::Remove(paths.db.clone())),
         ))
     }
 }
@@ -217,7 +232,13 @@ mod tests {
             path_inside_smd_dir(home, ".smd/y").unwrap(),
             PathBuf::from("/home/u/.smd/y")
         );
-        for bad in ["/etc/passwd", "~/.bashrc", "~/.smd/../.bashrc", "~/.smd", "x"] {
+        for bad in [
+            "/etc/passwd",
+            "~/.bashrc",
+            "~/.smd/../.bashrc",
+            "~/.smd",
+            "x",
+        ] {
             assert!(path_inside_smd_dir(home, bad).is_err(), "{bad} accepted");
         }
     }

@@ -55,11 +55,17 @@ pub struct ServerOutcome {
 
 impl ServerOutcome {
     fn done() -> ServerOutcome {
-        ServerOutcome { exit: ServerExit::Done, failure: None }
+        ServerOutcome {
+            exit: ServerExit::Done,
+            failure: None,
+        }
     }
 
     fn failed(exit: ServerExit, failure: Failure) -> ServerOutcome {
-        ServerOutcome { exit, failure: Some(failure) }
+        ServerOutcome {
+            exit,
+            failure: Some(failure),
+        }
     }
 }
 
@@ -73,21 +79,31 @@ pub fn serve(
 ) -> ServerOutcome {
     let paths = match &options.override_db {
         Some(db) => DbPaths { db: db.clone() },
-        None => DbPaths::for_endpoint(&options.home, &options.endpoint, &options.mailboxes),
+        None => {
+            DbPaths::for_endpoint(&options.home, &options.endpoint, &options.mailboxes)
+        }
     };
     if let Err(failure) = handshake(reader, writer, &paths, options.dry_run) {
         return ServerOutcome::failed(ServerExit::Failed, failure);
     }
 
-    let roots: Vec<Vec<u8>> =
-        options.mailboxes.iter().map(|m| url::decode(m.as_bytes())).collect();
+    let roots: Vec<Vec<u8>> = options
+        .mailboxes
+        .iter()
+        .map(|m| url::decode(m.as_bytes()))
+        .collect();
     if let Err(failure) = send_diff(options, &paths, &roots, writer, log) {
         return ServerOutcome::failed(ServerExit::ClientVanished, failure);
     }
 
     if options.stop_after_diff {
         if options.override_db.is_some() {
-            for path in [paths.db.clone(), paths.mtime(), paths.new_db(), paths.new_mtime()] {
+            for path in [
+                paths.db.clone(),
+                paths.mtime(),
+                paths.new_db(),
+                paths.new_mtime(),
+            ] {
                 let _ = fs::remove_file(path);
             }
         }
@@ -107,9 +123,16 @@ fn send_diff(
     let request = ScanRequest {
         base: options.home.clone(),
         roots: roots.to_vec(),
-        excludes: options.excludes.iter().map(|e| url::decode(e.as_bytes())).collect(),
+        excludes: options
+            .excludes
+            .iter()
+            .map(|e| url::decode(e.as_bytes()))
+            .collect(),
         db_file: paths.db.clone(),
-        options: DiffOptions { no_delete: options.no_delete, no_move: options.no_move },
+        options: DiffOptions {
+            no_delete: options.no_delete,
+            no_move: options.no_move,
+        },
         dry_run: options.dry_run,
     };
 
@@ -195,11 +218,15 @@ fn serve_requests(
                 let _ = fs::remove_file(paths.new_db());
                 let _ = fs::remove_file(paths.new_mtime());
             }
-            let failure = Failure::new("the client aborted", Tags::new("client", "aborted", false));
+            let failure =
+                Failure::new("the client aborted", Tags::new("client", "aborted", false));
             return ServerOutcome::failed(ServerExit::ClientAborted, failure);
         } else {
             let failure = Failure::new(
-                format!("invalid command from the client: {}", String::from_utf8_lossy(&line)),
+                format!(
+                    "invalid command from the client: {}",
+                    String::from_utf8_lossy(&line)
+                ),
                 Tags::new("protocol", "protocol-error", true),
             );
             return ServerOutcome::failed(ServerExit::ProtocolError, failure);
@@ -230,7 +257,10 @@ fn transmit(
     writer: &mut impl Write,
 ) -> Result<(), ServerOutcome> {
     if let Err(unsafe_name) = check_message_name(name, roots) {
-        let failure = Failure::new(unsafe_name.to_string(), Tags::new("transmit", "protocol-error", true));
+        let failure = Failure::new(
+            unsafe_name.to_string(),
+            Tags::new("transmit", "protocol-error", true),
+        );
         return Err(ServerOutcome::failed(ServerExit::ProtocolError, failure));
     }
 
@@ -259,14 +289,19 @@ fn transmit(
     let size = metadata.len();
 
     let network = |error: io::Error| {
-        ServerOutcome::failed(ServerExit::ClientVanished, Failure::network("transmit", &error.into()))
+        ServerOutcome::failed(
+            ServerExit::ClientVanished,
+            Failure::network("transmit", &error.into()),
+        )
     };
     match part {
         Part::All => {
-            write!(writer, "chunk {size}\n").map_err(network)?;
+            wire::write_chunk_header(writer, size).map_err(network)?;
             let sent = io::copy(&mut (&mut file).take(size), writer).map_err(network)?;
             if sent != size {
-                return Err(unavailable(io::Error::other("the file shrank while being sent")));
+                return Err(unavailable(io::Error::other(
+                    "the file shrank while being sent",
+                )));
             }
         }
         Part::Header | Part::Body => {
@@ -275,10 +310,13 @@ fn transmit(
                 wire::write_chunk(writer, &header).map_err(network)?;
             } else {
                 let body_len = size.saturating_sub(header.len() as u64);
-                write!(writer, "chunk {body_len}\n").map_err(network)?;
-                let sent = io::copy(&mut (&mut file).take(body_len), writer).map_err(network)?;
+                wire::write_chunk_header(writer, body_len).map_err(network)?;
+                let sent =
+                    io::copy(&mut (&mut file).take(body_len), writer).map_err(network)?;
                 if sent != body_len {
-                    return Err(unavailable(io::Error::other("the file shrank while being sent")));
+                    return Err(unavailable(io::Error::other(
+                        "the file shrank while being sent",
+                    )));
                 }
             }
         }
@@ -301,7 +339,10 @@ fn read_header(file: &mut File) -> io::Result<Vec<u8>> {
         }
         let searched_from = header.len().saturating_sub(1);
         header.extend_from_slice(&buffer[..read]);
-        if let Some(at) = header[searched_from..].windows(2).position(|w| w == b"\n\n") {
+        if let Some(at) = header[searched_from..]
+            .windows(2)
+            .position(|w| w == b"\n\n")
+        {
             let end = searched_from + at + 2;
             file.seek(SeekFrom::Current(end as i64 - header.len() as i64))?;
             header.truncate(end);
@@ -313,7 +354,11 @@ fn read_header(file: &mut File) -> io::Result<Vec<u8>> {
     }
 }
 
-fn send_delta(paths: &DbPaths, dry_run: bool, writer: &mut impl Write) -> Result<(), ServerOutcome> {
+fn send_delta(
+    paths: &DbPaths,
+    dry_run: bool,
+    writer: &mut impl Write,
+) -> Result<(), ServerOutcome> {
     let delta = if dry_run {
         Vec::new()
     } else {
@@ -331,9 +376,14 @@ fn send_delta(paths: &DbPaths, dry_run: bool, writer: &mut impl Write) -> Result
         let new = read(paths.new_db())?;
         vcdiff::encode(&old, &new)
     };
-    wire::write_chunk(writer, &delta).and_then(|()| writer.flush()).map_err(|error| {
-        ServerOutcome::failed(ServerExit::ClientVanished, Failure::network("xdelta", &error.into()))
-    })
+    wire::write_chunk(writer, &delta)
+        .and_then(|()| writer.flush())
+        .map_err(|error| {
+            ServerOutcome::failed(
+                ServerExit::ClientVanished,
+                Failure::network("xdelta", &error.into()),
+            )
+        })
 }
 
 fn finish(paths: &DbPaths, dry_run: bool) -> ServerOutcome {

@@ -22,7 +22,10 @@ pub enum WireError {
     /// A line that is not what the protocol expects here.
     Unexpected(Vec<u8>),
     /// A chunk larger than what may be accepted here.
-    ChunkTooLarge { announced: u64, limit: u64 },
+    ChunkTooLarge {
+        announced: u64,
+        limit: u64,
+    },
 }
 
 impl fmt::Display for WireError {
@@ -62,12 +65,18 @@ impl From<io::Error> for WireError {
 /// Reads one line without its `\n`. `Ok(None)` at a clean end of stream.
 pub fn read_line(reader: &mut impl BufRead) -> Result<Option<Vec<u8>>, WireError> {
     let mut line = Vec::new();
-    let read = reader.take(MAX_LINE as u64 + 1).read_until(b'\n', &mut line)?;
+    let read = reader
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut line)?;
     if read == 0 {
         return Ok(None);
     }
     if line.last() != Some(&b'\n') {
-        return Err(if line.len() > MAX_LINE { WireError::LineTooLong } else { WireError::Closed });
+        return Err(if line.len() > MAX_LINE {
+            WireError::LineTooLong
+        } else {
+            WireError::Closed
+        });
     }
     line.pop();
     Ok(Some(line))
@@ -80,7 +89,10 @@ pub fn expect_line(reader: &mut impl BufRead) -> Result<Vec<u8>, WireError> {
 
 /// Reads `chunk LEN` and checks LEN against `limit`. An `ABORT` line is
 /// returned as [`WireError::Unexpected`] for the caller to report.
-pub fn read_chunk_header(reader: &mut impl BufRead, limit: u64) -> Result<u64, WireError> {
+pub fn read_chunk_header(
+    reader: &mut impl BufRead,
+    limit: u64,
+) -> Result<u64, WireError> {
     let line = expect_line(reader)?;
     let len = line
         .strip_prefix(b"chunk ")
@@ -88,13 +100,20 @@ pub fn read_chunk_header(reader: &mut impl BufRead, limit: u64) -> Result<u64, W
         .and_then(|digits| digits.parse::<u64>().ok())
         .ok_or_else(|| WireError::Unexpected(line.clone()))?;
     if len > limit {
-        return Err(WireError::ChunkTooLarge { announced: len, limit });
+        return Err(WireError::ChunkTooLarge {
+            announced: len,
+            limit,
+        });
     }
     Ok(len)
 }
 
 /// Copies exactly `len` bytes of a chunk body to `out`.
-pub fn copy_chunk(reader: &mut impl BufRead, len: u64, out: &mut impl Write) -> Result<(), WireError> {
+pub fn copy_chunk(
+    reader: &mut impl BufRead,
+    len: u64,
+    out: &mut impl Write,
+) -> Result<(), WireError> {
     let copied = io::copy(&mut reader.take(len), out)?;
     if copied < len {
         return Err(WireError::Closed);
@@ -110,9 +129,14 @@ pub fn read_chunk(reader: &mut impl BufRead, limit: u64) -> Result<Vec<u8>, Wire
     Ok(data)
 }
 
+/// Writes `chunk LEN\n`; exactly LEN bytes must follow.
+pub fn write_chunk_header(out: &mut impl Write, len: u64) -> io::Result<()> {
+    writeln!(out, "chunk {len}")
+}
+
 /// Writes `chunk LEN\n` and the data.
 pub fn write_chunk(out: &mut impl Write, data: &[u8]) -> io::Result<()> {
-    write!(out, "chunk {}\n", data.len())?;
+    write_chunk_header(out, data.len() as u64)?;
     out.write_all(data)
 }
 
@@ -140,13 +164,22 @@ mod tests {
         ));
 
         let mut short = &b"chunk 10\nabc"[..];
-        assert!(matches!(read_chunk(&mut short, 100), Err(WireError::Closed)));
+        assert!(matches!(
+            read_chunk(&mut short, 100),
+            Err(WireError::Closed)
+        ));
 
         let mut junk = &b"chunk -1\n"[..];
-        assert!(matches!(read_chunk_header(&mut junk, 100), Err(WireError::Unexpected(_))));
+        assert!(matches!(
+            read_chunk_header(&mut junk, 100),
+            Err(WireError::Unexpected(_))
+        ));
 
         let long = vec![b'x'; MAX_LINE + 10];
-        assert!(matches!(read_line(&mut &long[..]), Err(WireError::LineTooLong)));
+        assert!(matches!(
+            read_line(&mut &long[..]),
+            Err(WireError::LineTooLong)
+        ));
 
         let mut cut = &b"partial line"[..];
         assert!(matches!(read_line(&mut cut), Err(WireError::Closed)));

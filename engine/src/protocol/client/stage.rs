@@ -1,0 +1,322 @@
+//! Putting received and rebuilt messages in place, durably and in batches.
+//!
+//! Every new or rewritten message is first written to its folder's `tmp/`
+//! and checked. A batch of such files is flushed to disk with one call,
+//! then each is renamed to its final name, then each folder touched is
+//! flushed once. So a run killed at any instant leaves only complete,
+//! verified messages under their final names (and perhaps a stray file in
+//! a `tmp/` folder, which Maildir readers ignore).
+
+use std::collections::BTreeSet;
+use std::ffi::CString;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::durable;
+use crate::examine::open_noatime;
+use crate::message::{hash_stream, MessageHash};
+use crate::protocol::Failure;
+use crate::sha::Sha;
+use crate::tags::{Action, Tags};
+
+/// A batch is flushed once it holds this many files...
+const BATCH_FILES: usize = 512;
+/// ...or this many bytes.
+const BATCH_BYTES: u64 = 64 << 20;
+
+/// What the final name may hold when a staged file replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Nothing, or an empty file.
+    New,
+    /// This message (or nothing, or an empty file).
+    Replace { old: MessageHash },
+}
+
+struct Staged {
+    tmp: PathBuf,
+    target: PathBuf,
+    hash: MessageHash,
+    placement: Placement,
+}
+
+/// Staged files not yet in place, and folders not yet flushed.
+#[derive(Default)]
+pub struct Stager {
+    batch: Vec<Staged>,
+    batch_bytes: u64,
+    dirty_dirs: BTreeSet<PathBuf>,
+    counter: u64,
+}
+
+impl Stager {
+    /// Creates a fresh file in `tmp_dir` for a message that will be named
+    /// `file_name`.
+    pub fn create_tmp(
+        &mut self,
+        tmp_dir: &Path,
+        file_name: &[u8],
+    ) -> io::Result<(File, PathBuf)> {
+        let base = std::ffi::OsStr::from_bytes(file_name);
+        let mut candidate = tmp_dir.join(base);
+        loop {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&candidate)
+            {
+                Ok(file) => return Ok((file, candidate)),
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                    self.counter += 1;
+                    let mut name = base.to_owned();
+                    name.push(format!(".smd{}_{}", std::process::id(), self.counter));
+                    candidate = tmp_dir.join(name);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Queues a verified file in `tmp/` to be renamed to `target`.
+    pub fn stage(
+        &mut self,
+        tmp: PathBuf,
+        target: PathBuf,
+        hash: MessageHash,
+        placement: Placement,
+        len: u64,
+    ) -> Result<(), Failure> {
+        self.batch.push(Staged {
+            tmp,
+            target,
+            hash,
+            placement,
+        });
+        self.batch_bytes += len;
+        if self.batch.len() >= BATCH_FILES || self.batch_bytes >= BATCH_BYTES {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Remembers a folder whose entries changed (a rename or a removal).
+    pub fn touched(&mut self, path: &Path) {
+        if let Some(parent) = path.parent() {
+            self.dirty_dirs.insert(parent.to_owned());
+        }
+    }
+
+    /// Puts the batch in place: flush the files, rename them, flush the
+    /// folders.
+    pub fn commit(&mut self) -> Result<(), Failure> {
+        if self.batch.is_empty() && self.dirty_dirs.is_empty() {
+            return Ok(());
+        }
+        if let Some(first) = self.batch.first() {
+            sync_filesystem(&first.tmp)
+                .map_err(|error| write_failed(&first.tmp, error))?;
+        }
+
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        let mut result = Ok(());
+        for staged in batch {
+            if result.is_ok() {
+                result = self.place(&staged);
+            }
+            if result.is_err() {
+                let _ = fs::remove_file(&staged.tmp);
+            }
+        }
+
+        for dir in std::mem::take(&mut self.dirty_dirs) {
+            durable::sync_dir(&dir).map_err(|error| write_failed(&dir, error))?;
+        }
+        result
+    }
+
+    fn place(&mut self, staged: &Staged) -> Result<(), Failure> {
+        self.touched(&staged.target);
+        self.touched(&staged.tmp);
+
+        let current = current_state(&staged.target)?;
+        let acceptable = match (current, staged.placement) {
+            (None, _) => true,
+            (Some(hash), _) if hash == staged.hash => {
+                // Already there: someone (a previous run) did it.
+                fs::remove_file(&staged.tmp).map_err(|e| write_failed(&staged.tmp, e))?;
+                return Ok(());
+            }
+            (Some(hash), Placement::Replace { old }) => hash == old,
+            (Some(_), Placement::New) => false,
+        };
+        if !acceptable {
+            return Err(Failure::new(
+                format!(
+                    "{} changed while it was being synchronized; run the sync again",
+                    staged.target.display()
+                ),
+                Tags::retry("receive", "modify-while-update"),
+            ));
+        }
+
+        let renamed = if current.is_none() && staged.target.exists() {
+            // An empty file counts as absent: replace it.
+            fs::rename(&staged.tmp, &staged.target)
+        } else if current.is_none() {
+            rename_no_replace(&staged.tmp, &staged.target)
+        } else {
+            fs::rename(&staged.tmp, &staged.target)
+        };
+        renamed.map_err(|error| {
+            Failure::new(
+                format!(
+                    "unable to rename {} to {}: {error}; check the folder's permissions",
+                    staged.tmp.display(),
+                    staged.target.display()
+                ),
+                Tags::new("receive", "non-writeable-file", true)
+                    .with(Action::DisplayPermissions(staged.target.clone())),
+            )
+        })
+    }
+}
+
+/// The message at `path`, or `None` for no file or an empty one.
+pub fn current_state(path: &Path) -> Result<Option<MessageHash>, Failure> {
+    let mut file = match open_noatime(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(unreadable(path, error)),
+    };
+    let hashed = hash_stream(&mut file, &mut vec![0u8; 64 * 1024])
+        .map_err(|error| unreadable(path, error))?;
+    let empty = MessageHash {
+        header: Sha::EMPTY,
+        body: Sha::EMPTY,
+    };
+    Ok((hashed.hash != empty).then_some(hashed.hash))
+}
+
+pub fn unreadable(path: &Path, error: io::Error) -> Failure {
+    Failure::new(
+        format!(
+            "unable to read {}: {error}; check its permissions",
+            path.display()
+        ),
+        Tags::new("read-message", "wrong-permissions", true)
+            .with(Action::DisplayPermissions(path.to_owned())),
+    )
+}
+
+pub fn write_failed(path: &Path, error: io::Error) -> Failure {
+    Failure::new(
+        format!(
+            "unable to write {}: {error}; check free space and the folder's permissions",
+            path.display()
+        ),
+        Tags::new("receive", "non-writeable-file", true)
+            .with(Action::DisplayPermissions(path.to_owned())),
+    )
+}
+
+/// Renames without ever replacing an existing `target`.
+#[allow(unsafe_code)]
+pub fn rename_no_replace(source: &Path, target: &Path) -> io::Result<()> {
+    let c = |path: &Path| {
+        CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in path"))
+    };
+    let (from, to) = (c(source)?, c(target)?);
+    // SAFETY: both strings are valid and NUL-terminated for the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() != Some(libc::EINVAL) {
+        return Err(error);
+    }
+    // The filesystem cannot rename without replacing: a hard link fails
+    // when the target exists, which is the check we need.
+    fs::hard_link(source, target)?;
+    fs::remove_file(source)
+}
+
+/// Flushes every written file of the filesystem holding `path`: one call
+/// for a whole batch instead of one per file.
+#[allow(unsafe_code)]
+fn sync_filesystem(path: &Path) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+
+    let file = File::open(path)?;
+    // SAFETY: the descriptor is open for the whole call.
+    let rc = unsafe { libc::syncfs(file.as_raw_fd()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::hash_bytes;
+
+    #[test]
+    fn no_replace_rename_refuses_existing_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, "a").unwrap();
+        fs::write(&b, "b").unwrap();
+        let error = rename_no_replace(&a, &b).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&b).unwrap(), b"b");
+        fs::remove_file(&b).unwrap();
+        rename_no_replace(&a, &b).unwrap();
+        assert_eq!(fs::read(&b).unwrap(), b"a");
+    }
+
+    #[test]
+    fn staged_files_land_and_conflicts_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, cur) = (dir.path().join("tmp"), dir.path().join("cur"));
+        fs::create_dir_all(&tmp).unwrap();
+        fs::create_dir_all(&cur).unwrap();
+        let mut stager = Stager::default();
+
+        let mail = b"Subject: x\n\nbody\n";
+        let (mut file, path) = stager.create_tmp(&tmp, b"1").unwrap();
+        io::Write::write_all(&mut file, mail).unwrap();
+        stager
+            .stage(path, cur.join("1"), hash_bytes(mail), Placement::New, 17)
+            .unwrap();
+        stager.commit().unwrap();
+        assert_eq!(fs::read(cur.join("1")).unwrap(), mail);
+        assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
+
+        fs::write(cur.join("2"), "someone else's mail").unwrap();
+        let (mut file, path) = stager.create_tmp(&tmp, b"2").unwrap();
+        io::Write::write_all(&mut file, mail).unwrap();
+        stager
+            .stage(path, cur.join("2"), hash_bytes(mail), Placement::New, 17)
+            .unwrap();
+        let failure = stager.commit().unwrap_err();
+        assert_eq!(failure.tags.cause, "modify-while-update");
+        assert_eq!(fs::read(cur.join("2")).unwrap(), b"someone else's mail");
+        assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
+    }
+}
