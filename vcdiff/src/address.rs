@@ -44,7 +44,11 @@ pub(crate) struct AddressCache {
 impl AddressCache {
     /// A cache as it is at the start of every window.
     pub(crate) fn new() -> AddressCache {
-        AddressCache { near: [0; NEAR_SLOTS], next_near: 0, same: [0; SAME_SLOTS] }
+        AddressCache {
+            near: [0; NEAR_SLOTS],
+            next_near: 0,
+            same: [0; SAME_SLOTS],
+        }
     }
 
     fn remember(&mut self, address: u64) {
@@ -72,7 +76,8 @@ impl AddressCache {
                 let Ok(byte) = u8::try_from(value) else {
                     return Decoded::BadMode;
                 };
-                let Some(&address) = self.same.get(group * 256 + usize::from(byte)) else {
+                let Some(&address) = self.same.get(group * 256 + usize::from(byte))
+                else {
                     return Decoded::BadMode;
                 };
                 Some(address)
@@ -94,7 +99,10 @@ impl AddressCache {
         let slot = (address % SAME_SLOTS as u64) as usize;
         let best = if self.same[slot] == address {
             // One byte: nothing can beat it.
-            (MODE_FIRST_SAME + (slot / 256) as u8, Encoded::Byte((slot % 256) as u8))
+            (
+                MODE_FIRST_SAME + (slot / 256) as u8,
+                Encoded::Byte((slot % 256) as u8),
+            )
         } else {
             let mut best = (MODE_SELF, address);
             let mut consider = |mode: u8, value: u64| {
@@ -125,7 +133,9 @@ mod tests {
     fn decoder_follows_encoder() {
         let mut encoder = AddressCache::new();
         let mut decoder = AddressCache::new();
-        let addresses = [5u64, 1000, 1004, 5, 70_000, 69_990, 1000, 3, 200_000, 200_100];
+        let addresses = [
+            5u64, 1000, 1004, 5, 70_000, 69_990, 1000, 3, 200_000, 200_100,
+        ];
 
         for (index, &address) in addresses.iter().enumerate() {
             let here = 300_000 + index as u64 * 10;
@@ -134,7 +144,10 @@ mod tests {
                 Encoded::Integer(value) => value,
                 Encoded::Byte(byte) => u64::from(byte),
             };
-            assert_eq!(AddressCache::reads_byte(mode), matches!(encoded, Encoded::Byte(_)));
+            assert_eq!(
+                AddressCache::reads_byte(mode),
+                matches!(encoded, Encoded::Byte(_))
+            );
             assert_eq!(decoder.decode(mode, value, here), Decoded::Address(address));
         }
     }
@@ -143,7 +156,10 @@ mod tests {
     fn repeated_address_costs_one_byte() {
         let mut cache = AddressCache::new();
         cache.encode(123_456, 1_000_000);
-        assert_eq!(cache.encode(123_456, 1_000_100).1, Encoded::Byte((123_456 % 768 % 256) as u8));
+        assert_eq!(
+            cache.encode(123_456, 1_000_100).1,
+            Encoded::Byte((123_456 % 768 % 256) as u8)
+        );
     }
 
     #[test]

@@ -42,7 +42,11 @@ const fn crc32_table() -> [u32; 256] {
         let mut value = index as u32;
         let mut bit = 0;
         while bit < 8 {
-            value = if value & 1 == 1 { (value >> 1) ^ POLYNOMIAL } else { value >> 1 };
+            value = if value & 1 == 1 {
+                (value >> 1) ^ POLYNOMIAL
+            } else {
+                value >> 1
+            };
             bit += 1;
         }
         table[index] = value;

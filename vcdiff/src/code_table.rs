@@ -29,7 +29,11 @@ pub(crate) type Entry = [Instruction; 2];
 /// Number of address modes of the default cache: SELF, HERE, 4 near, 3 same.
 pub(crate) const MODES: u8 = 9;
 
-const NOOP: Instruction = Instruction { kind: Kind::Noop, size: 0, mode: 0 };
+const NOOP: Instruction = Instruction {
+    kind: Kind::Noop,
+    size: 0,
+    mode: 0,
+};
 
 const fn single(kind: Kind, size: u8, mode: u8) -> Entry {
     [Instruction { kind, size, mode }, NOOP]
@@ -40,11 +44,19 @@ const fn pair(first: Instruction, second: Instruction) -> Entry {
 }
 
 const fn add(size: u8) -> Instruction {
-    Instruction { kind: Kind::Add, size, mode: 0 }
+    Instruction {
+        kind: Kind::Add,
+        size,
+        mode: 0,
+    }
 }
 
 const fn copy(size: u8, mode: u8) -> Instruction {
-    Instruction { kind: Kind::Copy, size, mode }
+    Instruction {
+        kind: Kind::Copy,
+        size,
+        mode,
+    }
 }
 
 /// The default code table, in the order of RFC 3284 section 5.6.
@@ -188,7 +200,12 @@ impl Opcodes {
 
     /// The opcode for an ADD of `add_size` bytes then a COPY of `copy_size`
     /// bytes in `mode`, if the table has one.
-    pub(crate) fn add_copy(&self, add_size: usize, copy_size: usize, mode: u8) -> Option<u8> {
+    pub(crate) fn add_copy(
+        &self,
+        add_size: usize,
+        copy_size: usize,
+        mode: u8,
+    ) -> Option<u8> {
         self.add_copy[usize::from(mode)]
             .get(add_size)?
             .get(copy_size)
@@ -198,7 +215,12 @@ impl Opcodes {
 
     /// The opcode for a COPY of `copy_size` bytes in `mode` then an ADD of
     /// `add_size` bytes, if the table has one.
-    pub(crate) fn copy_add(&self, copy_size: usize, mode: u8, add_size: usize) -> Option<u8> {
+    pub(crate) fn copy_add(
+        &self,
+        copy_size: usize,
+        mode: u8,
+        add_size: usize,
+    ) -> Option<u8> {
         if copy_size == 4 && add_size == 1 {
             self.copy_add[usize::from(mode)]
         } else {
@@ -243,7 +265,10 @@ mod tests {
             for mode in 0..MODES {
                 let (opcode, explicit) = opcodes.copy(size, mode);
                 let expected = if explicit { 0 } else { size as u8 };
-                assert_eq!(DEFAULT[usize::from(opcode)], single(Kind::Copy, expected, mode));
+                assert_eq!(
+                    DEFAULT[usize::from(opcode)],
+                    single(Kind::Copy, expected, mode)
+                );
             }
         }
 
@@ -252,12 +277,14 @@ mod tests {
             for add_size in 0..8 {
                 for copy_size in 0..8 {
                     if let Some(opcode) = opcodes.add_copy(add_size, copy_size, mode) {
-                        let entry = pair(add(add_size as u8), copy(copy_size as u8, mode));
+                        let entry =
+                            pair(add(add_size as u8), copy(copy_size as u8, mode));
                         assert_eq!(DEFAULT[usize::from(opcode)], entry);
                         pairs += 1;
                     }
                     if let Some(opcode) = opcodes.copy_add(copy_size, mode, add_size) {
-                        let entry = pair(copy(copy_size as u8, mode), add(add_size as u8));
+                        let entry =
+                            pair(copy(copy_size as u8, mode), add(add_size as u8));
                         assert_eq!(DEFAULT[usize::from(opcode)], entry);
                         pairs += 1;
                     }

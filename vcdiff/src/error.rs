@@ -21,6 +21,10 @@ pub enum DecodeError {
     BadMagic,
     /// The VCDIFF version byte is not 0.
     UnsupportedVersion(u8),
+    /// The delta ends after its header, without any window. Encoders write
+    /// at least one window, even for an empty target, so this is a
+    /// truncated delta.
+    NoWindow,
     /// An integer does not fit in this machine's `usize`.
     IntegerOverflow {
         /// What was being read.
@@ -159,6 +163,7 @@ impl fmt::Display for DecodeError {
                 write!(f, "delta truncated: it ends at byte {offset} inside the {what}")
             }
             BadMagic => write!(f, "not a VCDIFF delta: bad magic bytes"),
+            NoWindow => write!(f, "delta truncated: it has a header but no window"),
             UnsupportedVersion(version) => {
                 write!(f, "unsupported VCDIFF version {version} (only 0 is known)")
             }

@@ -35,7 +35,10 @@ impl<'a> Input<'a> {
     ) -> Result<&'a [u8], DecodeError> {
         let rest = &self.bytes[self.position..];
         if rest.len() < len {
-            return Err(DecodeError::Truncated { what, offset: self.bytes.len() });
+            return Err(DecodeError::Truncated {
+                what,
+                offset: self.bytes.len(),
+            });
         }
 
         self.position += len;
@@ -56,9 +59,10 @@ impl<'a> Input<'a> {
                 self.position += len;
                 Ok(value)
             }
-            Err(varint::ReadError::Truncated) => {
-                Err(DecodeError::Truncated { what, offset: self.bytes.len() })
-            }
+            Err(varint::ReadError::Truncated) => Err(DecodeError::Truncated {
+                what,
+                offset: self.bytes.len(),
+            }),
             Err(varint::ReadError::Overflow) => {
                 Err(DecodeError::IntegerOverflow { what, offset })
             }

@@ -1,12 +1,14 @@
 //! xdelta3's LZMA secondary compression (compressor id 2).
 //!
-//! A compressed section is an RFC 3284 integer, the uncompressed length,
-//! followed by an xz stream: stream header, one block header, then LZMA2
-//! chunks. xdelta3 flushes the encoder instead of finishing it, so the
-//! stream stops right after the last chunk, with no end-of-stream chunk,
-//! block padding, index or footer. We therefore read the two headers
-//! ourselves and pull exactly the announced number of bytes out of a raw
-//! LZMA2 decoder.
+//! xdelta3 runs one LZMA2 encoder per kind of section (data, instructions,
+//! addresses) for the whole delta. Each compressed section is an RFC 3284
+//! integer, the section's uncompressed length, followed by what that encoder
+//! wrote for it, flushed but not finished. The first section of a kind
+//! starts with an xz stream header and a block header; the later ones carry
+//! just more LZMA2 chunks that continue the same dictionary and state. The
+//! stream is never finished: no end-of-stream chunk, block padding, index or
+//! footer. We therefore read the two headers ourselves and pull exactly the
+//! announced number of bytes out of one raw LZMA2 decoder per kind.
 
 use std::io::Read;
 
@@ -32,42 +34,72 @@ const XZ_MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0x00];
 const XZ_STREAM_HEADER_LEN: usize = 12;
 const LZMA2_FILTER_ID: u64 = 0x21;
 
-/// Decompresses one section, which may expand to at most `bound` bytes.
-pub(crate) fn decompress(section: &[u8], bound: u64) -> Result<Vec<u8>, SectionError> {
-    let (declared, len) = varint::read(section)
-        .map_err(|_| corrupt("bad or missing uncompressed length"))?;
-    if declared > bound {
-        return Err(SectionError::TooLarge { declared });
-    }
-    if declared == 0 {
-        return Ok(Vec::new());
-    }
+/// The LZMA2 stream of one kind of section, carried from window to window.
+pub(crate) struct Decompressor<'a> {
+    /// Created by the first compressed section of this kind.
+    decoder: Option<Lzma2Reader<&'a [u8]>>,
+}
 
-    let stream = &section[len..];
-    let block = check_stream_header(stream)?;
-    let (dictionary_size, chunks) = parse_block_header(block)?;
-
-    // The dictionary never needs to exceed what will be decoded, and the
-    // announced dictionary size comes from the peer: clamp it.
-    let dictionary_size = dictionary_size.min(u32::try_from(declared).unwrap_or(u32::MAX));
-    let decoder = Lzma2Reader::new(chunks, dictionary_size, None);
-
-    // Grow the output as bytes really come out rather than trusting the
-    // announced length with an allocation up front.
-    let mut output = Vec::new();
-    decoder
-        .take(declared)
-        .read_to_end(&mut output)
-        .map_err(|error| corrupt(format!("LZMA2 data: {error}")))?;
-
-    if (output.len() as u64) < declared {
-        return Err(corrupt(format!(
-            "LZMA2 data ends after {} of the {declared} announced bytes",
-            output.len()
-        )));
+impl<'a> Decompressor<'a> {
+    pub(crate) fn new() -> Decompressor<'a> {
+        Decompressor { decoder: None }
     }
 
-    Ok(output)
+    /// Decompresses the next section of this kind, which may expand to at
+    /// most `bound` bytes.
+    pub(crate) fn decompress(
+        &mut self,
+        section: &'a [u8],
+        bound: u64,
+    ) -> Result<Vec<u8>, SectionError> {
+        let (declared, len) = varint::read(section)
+            .map_err(|_| corrupt("bad or missing uncompressed length"))?;
+        if declared > bound {
+            return Err(SectionError::TooLarge { declared });
+        }
+        if declared == 0 {
+            return Err(corrupt("compressed section announces 0 bytes"));
+        }
+        let chunks = &section[len..];
+
+        let decoder = match &mut self.decoder {
+            Some(decoder) => {
+                *decoder.inner_mut() = chunks;
+                decoder
+            }
+            None => {
+                let block = check_stream_header(chunks)?;
+                let (dictionary_size, chunks) = parse_block_header(block)?;
+                // The dictionary size comes from the peer, but lzma-rust2
+                // only allocates the dictionary as output fills it.
+                self.decoder
+                    .insert(Lzma2Reader::new(chunks, dictionary_size, None))
+            }
+        };
+
+        // Grow the output as bytes really come out rather than trusting the
+        // announced length with an allocation up front.
+        let mut output = Vec::new();
+        decoder
+            .take(declared)
+            .read_to_end(&mut output)
+            .map_err(|error| corrupt(format!("LZMA2 data: {error}")))?;
+
+        if (output.len() as u64) < declared {
+            return Err(corrupt(format!(
+                "LZMA2 data ends after {} of the {declared} announced bytes",
+                output.len()
+            )));
+        }
+        if !decoder.inner().is_empty() {
+            return Err(corrupt(format!(
+                "{} bytes left after the announced {declared} bytes",
+                decoder.inner().len()
+            )));
+        }
+
+        Ok(output)
+    }
 }
 
 /// Checks the xz stream header and returns what follows it.
@@ -95,7 +127,9 @@ fn check_stream_header(stream: &[u8]) -> Result<&[u8], SectionError> {
 /// Parses an xz block header that must announce a single LZMA2 filter;
 /// returns the dictionary size and the bytes after the header.
 fn parse_block_header(block: &[u8]) -> Result<(u32, &[u8]), SectionError> {
-    let size_byte = *block.first().ok_or_else(|| corrupt("xz block header truncated"))?;
+    let size_byte = *block
+        .first()
+        .ok_or_else(|| corrupt("xz block header truncated"))?;
     if size_byte == 0 {
         return Err(corrupt("xz stream has no block"));
     }
@@ -190,11 +224,24 @@ mod tests {
         section.extend_from_slice(&[0x01, 0x00, 0x04]);
         section.extend_from_slice(b"hello");
 
-        assert_eq!(decompress(&section, 5).unwrap(), b"hello");
-        assert!(matches!(decompress(&section, 4), Err(SectionError::TooLarge { declared: 5 })));
+        assert_eq!(
+            Decompressor::new().decompress(&section, 5).unwrap(),
+            b"hello"
+        );
         assert!(matches!(
-            decompress(&section[..section.len() - 1], 5),
+            Decompressor::new().decompress(&section, 4),
+            Err(SectionError::TooLarge { declared: 5 })
+        ));
+        assert!(matches!(
+            Decompressor::new().decompress(&section[..section.len() - 1], 5),
             Err(SectionError::Corrupt(_))
         ));
+
+        // The next section of the same kind continues the stream with a
+        // chunk that keeps the dictionary.
+        let mut decompressor = Decompressor::new();
+        decompressor.decompress(&section, 5).unwrap();
+        let next = [0x03, 0x02, 0x00, 0x02, b'a', b'b', b'c'];
+        assert_eq!(decompressor.decompress(&next, 3).unwrap(), b"abc");
     }
 }

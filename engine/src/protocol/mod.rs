@@ -52,7 +52,9 @@ impl Failure {
     /// The peer vanished or sent garbage.
     pub fn network(context: &'static str, error: &WireError) -> Failure {
         let tags = match error {
-            WireError::Closed | WireError::Io(_) => Tags::retry(context, "network"),
+            WireError::Closed | WireError::Aborted | WireError::Io(_) => {
+                Tags::retry(context, "network")
+            }
             _ => Tags::new(context, "protocol-error", true),
         };
         Failure::new(
@@ -173,6 +175,8 @@ pub fn handshake(
         Ok(())
     } else if new_sha.is_some_and(|sha| sha.to_hex() == peer_db) {
         // The last run was killed after the peer renamed its db: catch up.
+        // The db goes first: a newer scan time next to an older db would
+        // make the next scan trust files it has never read.
         fs::rename(paths.new_db(), &paths.db).map_err(|error| {
             Failure::new(
                 format!("unable to rename {}: {error}", paths.new_db().display()),
@@ -180,6 +184,9 @@ pub fn handshake(
                     .with(Action::DisplayPermissions(paths.db.clone())),
             )
         })?;
+        if paths.new_mtime().exists() {
+            let _ = fs::rename(paths.new_mtime(), paths.mtime());
+        }
         Ok(())
     } else if peer_db == db_sha.to_hex() {
         Ok(())

@@ -17,6 +17,9 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub enum WireError {
     /// The stream ended: the peer is gone.
     Closed,
+    /// The peer sent `ABORT` where data was expected: it gave up, and a
+    /// later run may succeed.
+    Aborted,
     Io(io::Error),
     LineTooLong,
     /// A line that is not what the protocol expects here.
@@ -32,6 +35,7 @@ impl fmt::Display for WireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WireError::Closed => f.write_str("the other side closed the connection"),
+            WireError::Aborted => f.write_str("the other side gave up (ABORT)"),
             WireError::Io(error) => write!(f, "connection error: {error}"),
             WireError::LineTooLong => {
                 write!(f, "the other side sent a line longer than {MAX_LINE} bytes")
@@ -94,6 +98,9 @@ pub fn read_chunk_header(
     limit: u64,
 ) -> Result<u64, WireError> {
     let line = expect_line(reader)?;
+    if line == b"ABORT" {
+        return Err(WireError::Aborted);
+    }
     let len = line
         .strip_prefix(b"chunk ")
         .and_then(|digits| std::str::from_utf8(digits).ok())
