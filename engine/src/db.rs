@@ -103,6 +103,10 @@ impl Db {
             if line.last() == Some(&b'\n') {
                 line.pop();
             }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                // smd 1.3 skips blank lines; so do we.
+                continue;
+            }
             let (name, hash) = parse_line(&line).ok_or(DbError::Malformed {
                 path: PathBuf::new(),
                 line: number,
@@ -138,13 +142,23 @@ pub fn format_line(name: &[u8], hash: MessageHash, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
+/// Parses `HSHA BSHA NAME`. Like smd 1.3's reader, it accepts more than
+/// one blank between fields (a name never starts with a blank: it starts
+/// with its mailbox root).
 fn parse_line(line: &[u8]) -> Option<(&[u8], MessageHash)> {
-    if line.len() < 83 || line[40] != b' ' || line[81] != b' ' {
-        return None;
+    fn skip_blanks(text: &[u8]) -> Option<&[u8]> {
+        let at = text
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(text.len());
+        (at > 0).then(|| &text[at..])
     }
-    let header = Sha::from_hex(&line[..40])?;
-    let body = Sha::from_hex(&line[41..81])?;
-    Some((&line[82..], MessageHash { header, body }))
+    let line = skip_blanks(line).unwrap_or(line);
+    let header = Sha::from_hex(line.get(..40)?)?;
+    let rest = skip_blanks(&line[40..])?;
+    let body = Sha::from_hex(rest.get(..40)?)?;
+    let name = skip_blanks(&rest[40..])?;
+    (!name.is_empty()).then_some((name, MessageHash { header, body }))
 }
 
 /// Reads `<db>.mtime`. A missing file means "never scanned": nothing is
@@ -221,6 +235,16 @@ impl fmt::Display for DbError {
         match self {
             DbError::Io { path, source } => {
                 write!(f, "unable to read db file '{}': {source}", path.display())
+            }
+            DbError::Malformed { path, line }
+                if path.extension().is_some_and(|e| e == "mtime") =>
+            {
+                write!(
+                f,
+                "malformed scan time in '{}': it should hold a decimal number; remove it \
+                 to make the next scan read every message again",
+                path.display()
+            )
             }
             DbError::Malformed { path, line } => write!(
                 f,

@@ -152,6 +152,8 @@ pub enum Skipped {
         known: bool,
         reason: String,
     },
+    /// A known message that is no longer a regular file.
+    NotRegular { name: Vec<u8> },
 }
 
 impl fmt::Display for Skipped {
@@ -179,6 +181,12 @@ impl fmt::Display for Skipped {
             } => {
                 write!(f, "unable to read '{}': {reason}; ignoring it", lossy(name))
             }
+            Skipped::NotRegular { name } => write!(
+                f,
+                "'{}' was a message and is no longer a regular file; it is not deleted \
+                 on the other side",
+                lossy(name)
+            ),
         }
     }
 }
@@ -196,6 +204,9 @@ enum Fate {
     Moved,
     /// Gone, taken over with a COPY under `--no-move`: DELETE it anyway.
     CopiedAway,
+    /// A second line for a name the db already has: dropped, since the
+    /// first line stands for the file.
+    Repeated,
 }
 
 /// The result of a diff: the new db and what was left alone.
@@ -242,10 +253,39 @@ impl NameIndex {
         NameIndex { sorted }
     }
 
+    /// The first entry (in db order) with this name.
     pub fn find(&self, db: &Db, name: &[u8]) -> Option<usize> {
-        let at = self.sorted.partition_point(|&i| db.name(i as usize) < name);
-        let &i = self.sorted.get(at)?;
-        (db.name(i as usize) == name).then_some(i as usize)
+        self.all(db, name).iter().map(|&i| i as usize).min()
+    }
+
+    /// Every entry with this name: a hand-edited db may repeat one.
+    fn all<'a>(&'a self, db: &Db, name: &[u8]) -> &'a [u32] {
+        let start = self.sorted.partition_point(|&i| db.name(i as usize) < name);
+        let len = self.sorted[start..].partition_point(|&i| db.name(i as usize) == name);
+        &self.sorted[start..start + len]
+    }
+
+    /// Entries whose name an earlier entry already has.
+    pub fn repeated(&self, db: &Db) -> Vec<u32> {
+        let mut repeated = Vec::new();
+        for group in self
+            .sorted
+            .chunk_by(|&a, &b| db.name(a as usize) == db.name(b as usize))
+        {
+            let first = group.iter().min().expect("groups are not empty");
+            repeated.extend(group.iter().filter(|&i| i != first));
+        }
+        repeated
+    }
+
+    /// Whether some entry's name starts with `prefix`.
+    pub fn has_prefix(&self, db: &Db, prefix: &[u8]) -> bool {
+        let at = self
+            .sorted
+            .partition_point(|&i| db.name(i as usize) < prefix);
+        self.sorted
+            .get(at)
+            .is_some_and(|&i| db.name(i as usize).starts_with(prefix))
     }
 }
 
@@ -253,16 +293,21 @@ impl NameIndex {
 /// each command in order (DELETEs last), and returns the new db.
 ///
 /// `known[i]` is the db entry of file `i`, if any; `examined[i]` is what
-/// examining it found.
+/// examining it found; `repeated` are db entries that repeat a name.
+#[allow(clippy::too_many_arguments)]
 pub fn diff(
     db: &Db,
     files: &FileList,
     known: &[Option<u32>],
+    repeated: &[u32],
     examined: &[Examined],
     options: DiffOptions,
     emit: &mut dyn FnMut(Command<'_>),
 ) -> DiffOutcome {
     let mut fates = vec![Fate::Gone; db.len()];
+    for &entry in repeated {
+        fates[entry as usize] = Fate::Repeated;
+    }
     let mut skipped = Vec::new();
 
     // First pass: which known messages are still here, and how.
@@ -286,9 +331,14 @@ pub fn diff(
                 });
                 Fate::Present
             }
-            // A message replaced by a link to a non-file is still treated
-            // as unreadable: never a silent DELETE.
-            Examined::NotRegular => Fate::Present,
+            // A message replaced by something that is not a file (a link
+            // to a fifo, say) is left alone: never a silent DELETE.
+            Examined::NotRegular => {
+                skipped.push(Skipped::NotRegular {
+                    name: files.name(index).to_vec(),
+                });
+                Fate::Present
+            }
         };
     }
 
@@ -392,7 +442,7 @@ pub fn diff(
         let delete = match fate {
             Fate::Gone => !options.no_delete,
             Fate::CopiedAway => true,
-            Fate::Present | Fate::Changed | Fate::Moved => false,
+            Fate::Present | Fate::Changed | Fate::Moved | Fate::Repeated => false,
         };
         if delete {
             emit(Command::Delete {

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 /// One option a program accepts.
 #[derive(Debug, Clone, Copy)]
@@ -87,12 +88,18 @@ pub fn parse(
             args.operands.extend(rest);
             break;
         }
-        if let Some(long) = text.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((name, value)) => (name, Some(OsString::from(value))),
+        if let Some(long) = argument.as_bytes().strip_prefix(b"--") {
+            // Split the raw bytes, so that a value that is not UTF-8 keeps
+            // its bytes.
+            let (name, inline) = match long.iter().position(|&b| b == b'=') {
+                Some(at) => (
+                    &long[..at],
+                    Some(OsString::from_vec(long[at + 1..].to_vec())),
+                ),
                 None => (long, None),
             };
-            let spec = find_long(specs, name, &text)?;
+            let name = String::from_utf8_lossy(name);
+            let spec = find_long(specs, &name, &text)?;
             let value = match (spec.takes_value, inline) {
                 (true, Some(value)) => Some(value),
                 (true, None) => Some(rest.next().ok_or_else(|| {

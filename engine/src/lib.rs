@@ -10,12 +10,15 @@
 //! - [`durable`]: crash-safe file replacement.
 
 pub mod cli;
+pub mod config;
 pub mod db;
 pub mod diff;
 pub mod durable;
 pub mod examine;
 pub mod fnmatch;
 pub mod getopt;
+pub mod hooks;
+pub mod lock;
 pub mod message;
 pub mod protocol;
 pub mod scan;

@@ -87,7 +87,9 @@ pub fn scan(
     let started_at = unix_now();
 
     let mut walk_warnings = Vec::new();
+    let knows_messages_below = |prefix: &[u8]| names.has_prefix(&old_db, prefix);
     let walker = Walker {
+        knows_messages_below: Some(&knows_messages_below),
         base: &request.base,
         roots: &request.roots,
         excludes: &request.excludes,
@@ -109,10 +111,12 @@ pub fn scan(
     );
 
     let mut commands = 0;
+    let repeated = names.repeated(&old_db);
     let outcome = diff::diff(
         &old_db,
         &files,
         &known,
+        &repeated,
         &examined,
         request.options,
         &mut |c| {

@@ -111,6 +111,9 @@ impl fmt::Display for WalkError {
 
 impl std::error::Error for WalkError {}
 
+/// Answers whether the last sync knew messages below a folder path.
+pub type KnowsMessagesBelow<'a> = dyn Fn(&[u8]) -> bool + Sync + 'a;
+
 /// What to walk and how.
 pub struct Walker<'a> {
     /// The folder names are relative to.
@@ -119,6 +122,12 @@ pub struct Walker<'a> {
     /// Folders whose path matches one of these (fnmatch, no flags) are
     /// skipped with everything below them.
     pub excludes: &'a [Vec<u8>],
+    /// Whether the last sync knew messages below a folder path (given
+    /// with a trailing `/`). A symlinked folder that cannot be reached
+    /// fails the walk when it did, since its messages would otherwise look
+    /// deleted (an unmounted disk, say); when it did not, it is only
+    /// reported.
+    pub knows_messages_below: Option<&'a KnowsMessagesBelow<'a>>,
 }
 
 impl Walker<'_> {
@@ -147,8 +156,7 @@ impl Walker<'_> {
         visit: &mut Visit<'_>,
         warnings: &mut Vec<WalkWarning>,
     ) -> Result<(), WalkError> {
-        for root in self.roots {
-            let root = root.strip_suffix(b"/").unwrap_or(root);
+        for root in distinct_roots(self.roots) {
             let metadata = match fs::metadata(self.base.join(as_path(root))) {
                 Ok(metadata) => metadata,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
@@ -171,6 +179,7 @@ impl Walker<'_> {
 
             let mut state = WalkState {
                 base: self.base,
+                knows_messages_below: self.knows_messages_below,
                 visit,
                 warnings,
                 ancestors: Vec::new(),
@@ -189,6 +198,7 @@ enum Visit<'a> {
 
 struct WalkState<'a, 'b> {
     base: &'a Path,
+    knows_messages_below: Option<&'a KnowsMessagesBelow<'a>>,
     visit: &'a mut Visit<'b>,
     warnings: &'a mut Vec<WalkWarning>,
     /// (device, inode) of the folders from the root down to here.
@@ -258,6 +268,11 @@ impl WalkState<'_, '_> {
                     excludes,
                     reported_loops,
                 )?;
+            } else if holds_messages {
+                // A fifo, socket or device where mail belongs: if a known
+                // message was replaced by it, examining it keeps the
+                // message's entry instead of deleting it elsewhere.
+                self.message(&child);
             }
         }
         self.ancestors.pop();
@@ -278,19 +293,23 @@ impl WalkState<'_, '_> {
                     self.folder(path.to_vec(), &target, excludes, reported_loops)?;
                 }
             }
-            // A symlink to a file is read through, like a message.
-            Ok(target) if target.is_file() && holds_messages => self.message(path),
+            // A symlink to a file is read through, like a message; a
+            // dangling one may be a message that was known: examining it
+            // decides what to keep.
+            _ if holds_messages => self.message(path),
             Ok(_) => {}
-            Err(_) => {
-                // A dangling link in a message folder may be a message that
-                // was known: let the examination decide what to keep.
-                if holds_messages {
-                    self.message(path);
-                } else {
-                    self.warnings.push(WalkWarning::BrokenSymlink {
+            Err(source) => {
+                let mut below = path.to_vec();
+                below.push(b'/');
+                if self.knows_messages_below.is_some_and(|knows| knows(&below)) {
+                    return Err(WalkError::FolderUnreadable {
                         path: path.to_vec(),
+                        source,
                     });
                 }
+                self.warnings.push(WalkWarning::BrokenSymlink {
+                    path: path.to_vec(),
+                });
             }
         }
         Ok(())
@@ -307,6 +326,29 @@ impl WalkState<'_, '_> {
             files.push(path);
         }
     }
+}
+
+/// The roots without a trailing `/`, leaving out any root that is inside
+/// another (or repeated), so that no message is listed twice.
+fn distinct_roots(roots: &[Vec<u8>]) -> Vec<&[u8]> {
+    let trimmed: Vec<&[u8]> = roots
+        .iter()
+        .map(|root| root.strip_suffix(b"/").unwrap_or(root))
+        .collect();
+    let inside = |inner: &[u8], outer: &[u8]| {
+        inner.len() > outer.len()
+            && inner.starts_with(outer)
+            && inner[outer.len()] == b'/'
+    };
+    trimmed
+        .iter()
+        .enumerate()
+        .filter(|&(at, root)| {
+            !trimmed[..at].contains(root)
+                && !trimmed.iter().any(|outer| inside(root, outer))
+        })
+        .map(|(_, root)| *root)
+        .collect()
 }
 
 pub fn as_path(bytes: &[u8]) -> &Path {

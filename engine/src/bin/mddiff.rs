@@ -266,6 +266,7 @@ fn list_folders(
 ) -> Result<(), Failure> {
     let mut warnings = Vec::new();
     let walker = Walker {
+        knows_messages_below: None,
         base: Path::new("."),
         roots,
         excludes,

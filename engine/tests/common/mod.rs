@@ -88,7 +88,7 @@ pub fn dec(text: impl AsRef<[u8]>) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < text.len() {
-        if text[i] == b'%' && i + 2 < text.len() + 0 && i + 2 <= text.len() - 1 {
+        if text[i] == b'%' && i + 2 < text.len() {
             let hex = std::str::from_utf8(&text[i + 1..i + 3]).ok();
             if let Some(byte) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(byte);
@@ -255,7 +255,8 @@ impl Run {
 }
 
 pub fn lines_of(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut lines: Vec<Vec<u8>> = bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    let mut lines: Vec<Vec<u8>> =
+        bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
     if lines.last().is_some_and(Vec::is_empty) {
         lines.pop();
     }
@@ -348,7 +349,8 @@ impl Sandbox {
     }
 
     pub fn symlink(&self, target: impl AsRef<[u8]>, link: impl AsRef<[u8]>) {
-        std::os::unix::fs::symlink(path_of(target.as_ref()), self.at(link)).expect("symlink");
+        std::os::unix::fs::symlink(path_of(target.as_ref()), self.at(link))
+            .expect("symlink");
     }
 
     /// Sets a file's modification time, `seconds` from now.

@@ -1,0 +1,149 @@
+//! One run at a time: `~/.smd/lock` holds the pid of the running tool.
+//!
+//! smd-pull, smd-push, smd-check-conf, smd-uniform-names and the applet
+//! share the lock, so a sync never overlaps another. A lock left by a
+//! process that is gone (killed, machine rebooted) is taken over.
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// A held lock; released when dropped.
+#[derive(Debug)]
+pub struct Lock {
+    path: PathBuf,
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another smd program runs.
+    Held {
+        path: PathBuf,
+        pid: u32,
+    },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for LockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockError::Held { path, pid } => write!(
+                f,
+                "another smd program (pid {pid}) is running; if it is not, remove {}",
+                path.display()
+            ),
+            LockError::Io { path, source } => {
+                write!(f, "unable to take the lock {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for LockError {}
+
+impl Lock {
+    /// `~/.smd/lock`, shared by every smd tool.
+    pub fn path_in(home: &Path) -> PathBuf {
+        home.join(".smd").join("lock")
+    }
+
+    /// Takes the lock at `path`, or says who holds it.
+    pub fn acquire(path: &Path) -> Result<Lock, LockError> {
+        let io_error = |source| LockError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io_error)?;
+        }
+
+        for _ in 0..3 {
+            match OpenOptions::new().write(true).create_new(true).open(path) {
+                Ok(mut file) => {
+                    write!(file, "{}", std::process::id()).map_err(io_error)?;
+                    return Ok(Lock {
+                        path: path.to_owned(),
+                    });
+                }
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(error) => return Err(io_error(error)),
+            }
+
+            let holder = fs::read_to_string(path)
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok());
+            match holder {
+                Some(pid) if is_alive(pid) && pid != std::process::id() => {
+                    return Err(LockError::Held {
+                        path: path.to_owned(),
+                        pid,
+                    });
+                }
+                // A dead holder, or a file that is not a pid: stale.
+                _ => match fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(io_error(error)),
+                },
+            }
+        }
+        Err(io_error(io::Error::other("the lock keeps changing hands")))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Whether a process with this pid exists.
+fn is_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_is_refused_and_release_frees_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let lock = Lock::acquire(&path).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            std::process::id().to_string()
+        );
+
+        // Pretend a live process (our parent, pid 1 surely exists) holds it.
+        drop(lock);
+        fs::write(&path, "1").unwrap();
+        match Lock::acquire(&path) {
+            Err(LockError::Held { pid: 1, .. }) => {}
+            other => panic!("expected the lock to be held, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn stale_locks_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        fs::write(&path, "999999999").unwrap();
+        let lock = Lock::acquire(&path).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            std::process::id().to_string()
+        );
+        drop(lock);
+        assert!(!path.exists());
+
+        fs::write(&path, "not a pid").unwrap();
+        let _lock = Lock::acquire(&path).unwrap();
+    }
+}
