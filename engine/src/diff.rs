@@ -139,7 +139,56 @@ pub struct DiffOptions {
     pub no_delete: bool,
     /// `--no-move`: say COPY plus DELETE instead of MOVE.
     pub no_move: bool,
+    /// Refuse a diff that deletes more than this percentage of the known
+    /// messages (an emptied or unmounted mailbox looks like that).
+    pub delete_guard_percent: Option<u32>,
 }
+
+/// A diff refused because it deletes too much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MassDeletion {
+    pub deletions: usize,
+    pub known: usize,
+    pub percent: u32,
+}
+
+impl MassDeletion {
+    /// Checks `deletions` out of `known` messages against the guard. A
+    /// single deletion always passes, so that a mailbox of one message
+    /// can be emptied.
+    pub fn check(
+        deletions: usize,
+        known: usize,
+        percent: Option<u32>,
+    ) -> Result<(), MassDeletion> {
+        let Some(percent) = percent else {
+            return Ok(());
+        };
+        if deletions >= 2 && deletions * 100 > known * percent as usize {
+            return Err(MassDeletion {
+                deletions,
+                known,
+                percent,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for MassDeletion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "this run would delete {} of the {} messages known (more than {}%), so \
+             nothing was deleted. If a mailbox was emptied or unmounted by mistake, \
+             fix that first; to delete them deliberately, run again with \
+             --allow-mass-delete, or set DELETE_GUARD_PERCENT=100 in the config",
+            self.deletions, self.known, self.percent
+        )
+    }
+}
+
+impl std::error::Error for MassDeletion {}
 
 /// A file the diff left alone, and why: these are reported, never deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,6 +343,7 @@ impl NameIndex {
 ///
 /// `known[i]` is the db entry of file `i`, if any; `examined[i]` is what
 /// examining it found; `repeated` are db entries that repeat a name.
+/// Nothing is emitted when the deletion guard refuses the diff.
 #[allow(clippy::too_many_arguments)]
 pub fn diff(
     db: &Db,
@@ -303,7 +353,7 @@ pub fn diff(
     examined: &[Examined],
     options: DiffOptions,
     emit: &mut dyn FnMut(Command<'_>),
-) -> DiffOutcome {
+) -> Result<DiffOutcome, MassDeletion> {
     let mut fates = vec![Fate::Gone; db.len()];
     for &entry in repeated {
         fates[entry as usize] = Fate::Repeated;
@@ -340,6 +390,29 @@ pub fn diff(
                 Fate::Present
             }
         };
+    }
+
+    if options.delete_guard_percent.is_some() && !options.no_delete {
+        // Vanished messages whose content reappears elsewhere are moves,
+        // not losses.
+        let new_contents: std::collections::HashSet<MessageHash> = examined
+            .iter()
+            .zip(known)
+            .filter_map(|(result, entry)| match result {
+                Examined::Hashed(hash) if entry.is_none() => Some(*hash),
+                _ => None,
+            })
+            .collect();
+        let deletions = (0..db.len())
+            .filter(|&entry| {
+                fates[entry] == Fate::Gone && !new_contents.contains(&db.hash(entry))
+            })
+            .count();
+        MassDeletion::check(
+            deletions,
+            db.len() - repeated.len(),
+            options.delete_guard_percent,
+        )?;
     }
 
     // Second pass, in scan order: changed and new messages.
@@ -470,10 +543,10 @@ pub fn diff(
         }
     }
 
-    DiffOutcome {
+    Ok(DiffOutcome {
         db: new_db,
         skipped,
-    }
+    })
 }
 
 /// Writes commands as diff lines to `out`, buffering in `line`.

@@ -47,6 +47,7 @@ pub enum ScanError {
         path: PathBuf,
         source: std::io::Error,
     },
+    MassDeletion(diff::MassDeletion),
 }
 
 impl fmt::Display for ScanError {
@@ -54,6 +55,7 @@ impl fmt::Display for ScanError {
         match self {
             ScanError::Db(error) => error.fmt(f),
             ScanError::Walk(error) => error.fmt(f),
+            ScanError::MassDeletion(refusal) => refusal.fmt(f),
             ScanError::SaveDb { path, source } => {
                 write!(f, "unable to save db file '{}': {source}", path.display())
             }
@@ -123,7 +125,8 @@ pub fn scan(
             commands += 1;
             emit(c)
         },
-    );
+    )
+    .map_err(ScanError::MassDeletion)?;
 
     let table_bytes = old_db.heap_bytes()
         + files.heap_bytes()

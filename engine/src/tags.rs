@@ -22,6 +22,8 @@ pub enum Action {
     /// Move the file aside, without overwriting anything, to the given
     /// fresh name.
     MoveAside { from: PathBuf, to: PathBuf },
+    /// Stop the process with this pid (another run holding the lock).
+    Kill(u32),
     /// Run the sync in the other direction, so that local changes win.
     /// Rendered with the placeholders smd-pull/smd-push substitute.
     InverseCommand,
@@ -39,6 +41,7 @@ impl fmt::Display for Action {
             Action::MoveAside { from, to } => {
                 write!(f, "run(mv -n {} {})", quote(from), quote(to))
             }
+            Action::Kill(pid) => write!(f, "run(kill {pid})"),
             Action::InverseCommand => f.write_str("run(@@INVERSECOMMAND@@ @@ENDPOINT@@)"),
         }
     }

@@ -180,6 +180,7 @@ fn main() -> ExitCode {
                         options: DiffOptions {
                             no_delete: args.has("no-delete"),
                             no_move: args.has("no-move"),
+                            delete_guard_percent: None,
                         },
                         dry_run: args.has("dry-run"),
                     };

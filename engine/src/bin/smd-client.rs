@@ -101,6 +101,7 @@ fn main() -> ExitCode {
         translator: args.last_value("translator").map(text),
         rename_only: args.has("rename-only"),
         override_db,
+        delete_guard_percent: None,
     };
     if let Err(error) = std::fs::DirBuilder::new()
         .recursive(true)

@@ -128,6 +128,8 @@ fn main() -> ExitCode {
         no_move: args.has("no-move"),
         stop_after_diff: args.has("stop-after-diff"),
         override_db,
+        mail_base: None,
+        delete_guard_percent: None,
     };
     let verbose = args.has("verbose") || options.dry_run;
 

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use super::diffline::{check_mailbox, check_message_name, DiffLine};
 use super::wire::{self, WireError};
 use super::{handshake, DbPaths, Failure, MAX_DELTA};
+use crate::diff::MassDeletion;
 use crate::durable;
 use crate::examine::open_noatime;
 use crate::message::{MessageHash, MessageHasher};
@@ -59,6 +60,9 @@ pub struct ClientOptions {
     /// Write `~/smd-rename.sh` instead of applying the diff.
     pub rename_only: bool,
     pub override_db: Option<PathBuf>,
+    /// Refuse a diff that deletes more than this percentage of the
+    /// messages the local db knows, before changing anything.
+    pub delete_guard_percent: Option<u32>,
 }
 
 /// How a client run ended; the numbers are smd-client's exit codes.
@@ -195,6 +199,16 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         let commands = self.receive_diff(&roots)?;
         if options.rename_only {
             return self.write_rename_script(&commands);
+        }
+        if let Err(refusal) =
+            guard_deletions(&commands, &paths, options.delete_guard_percent)
+        {
+            self.abort();
+            let tags = Tags::new("delete-guard", "mass-deletion", true);
+            return Err((
+                ClientExit::CommandFailed,
+                Failure::new(refusal.to_string(), tags),
+            ));
         }
 
         let total = commands.len();
@@ -929,6 +943,33 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         let _ = writeln!(self.log, "INFO: Please check and run: {}", path.display());
         Ok(())
     }
+}
+
+/// Applies the deletion guard: DELETEs of messages that are not moved
+/// elsewhere (a `--no-move` server sends a move as COPY plus DELETE),
+/// against the messages the local db knows.
+fn guard_deletions(
+    commands: &[DiffLine],
+    paths: &DbPaths,
+    percent: Option<u32>,
+) -> Result<(), MassDeletion> {
+    if percent.is_none() {
+        return Ok(());
+    }
+    let copied_from: HashSet<&[u8]> = commands
+        .iter()
+        .filter_map(|c| match c {
+            DiffLine::Copy { from, .. } => Some(from.as_slice()),
+            _ => None,
+        })
+        .collect();
+    let deletions = commands
+        .iter()
+        .filter(|c| matches!(c, DiffLine::Delete { name, .. } if !copied_from.contains(name.as_slice())))
+        .count();
+    let known =
+        fs::read(&paths.db).map_or(0, |db| db.iter().filter(|&&b| b == b'\n').count());
+    MassDeletion::check(deletions, known, percent)
 }
 
 const EMPTY: MessageHash = MessageHash {

@@ -33,6 +33,12 @@ pub struct ServerOptions {
     pub stop_after_diff: bool,
     /// Use this db-file instead of the endpoint's (checked to be in ~/.smd).
     pub override_db: Option<PathBuf>,
+    /// Where the mailbox paths resolve, when not in `home`: smd-push
+    /// scans local folders through symlinks named as on the server.
+    pub mail_base: Option<PathBuf>,
+    /// Refuse to send a diff that deletes more than this percentage of the
+    /// messages the db knows.
+    pub delete_guard_percent: Option<u32>,
 }
 
 /// How a server run ended; the numbers are smd-server's exit codes.
@@ -121,7 +127,7 @@ fn send_diff(
     log: &mut dyn Write,
 ) -> Result<(), Failure> {
     let request = ScanRequest {
-        base: options.home.clone(),
+        base: mail_base(options).to_owned(),
         roots: roots.to_vec(),
         excludes: options
             .excludes
@@ -132,6 +138,7 @@ fn send_diff(
         options: DiffOptions {
             no_delete: options.no_delete,
             no_move: options.no_move,
+            delete_guard_percent: options.delete_guard_percent,
         },
         dry_run: options.dry_run,
     };
@@ -190,11 +197,16 @@ fn serve_requests(
         let line = match wire::read_line(reader) {
             Ok(Some(line)) => line,
             Ok(None) | Err(WireError::Closed) | Err(WireError::Io(_)) => {
-                let failure = Failure::new(
-                    "communication with the client died unexpectedly",
-                    Tags::retry("network", "network"),
+                // The client reports why it went away; the server only
+                // notes it, as smd 1.3 did.
+                let _ = writeln!(
+                    log,
+                    "ERROR: communication with the client died unexpectedly"
                 );
-                return ServerOutcome::failed(ServerExit::ClientVanished, failure);
+                return ServerOutcome {
+                    exit: ServerExit::ClientVanished,
+                    failure: None,
+                };
             }
             Err(error) => {
                 let failure = Failure::network("server", &error);
@@ -203,11 +215,11 @@ fn serve_requests(
         };
 
         let served = if let Some(name) = line.strip_prefix(b"GET ") {
-            transmit(roots, &options.home, name, Part::All, writer)
+            transmit(roots, mail_base(options), name, Part::All, writer)
         } else if let Some(name) = line.strip_prefix(b"GETHEADER ") {
-            transmit(roots, &options.home, name, Part::Header, writer)
+            transmit(roots, mail_base(options), name, Part::Header, writer)
         } else if let Some(name) = line.strip_prefix(b"GETBODY ") {
-            transmit(roots, &options.home, name, Part::Body, writer)
+            transmit(roots, mail_base(options), name, Part::Body, writer)
         } else if line == b"COMMIT" {
             send_delta(paths, options.dry_run, writer)
         } else if line == b"DONE" {
@@ -218,9 +230,10 @@ fn serve_requests(
                 let _ = fs::remove_file(paths.new_db());
                 let _ = fs::remove_file(paths.new_mtime());
             }
-            let failure =
-                Failure::new("the client aborted", Tags::new("client", "aborted", false));
-            return ServerOutcome::failed(ServerExit::ClientAborted, failure);
+            return ServerOutcome {
+                exit: ServerExit::ClientAborted,
+                failure: None,
+            };
         } else {
             let failure = Failure::new(
                 format!(
@@ -238,6 +251,10 @@ fn serve_requests(
             return outcome;
         }
     }
+}
+
+fn mail_base(options: &ServerOptions) -> &std::path::Path {
+    options.mail_base.as_deref().unwrap_or(&options.home)
 }
 
 #[derive(Clone, Copy)]

@@ -1,0 +1,181 @@
+//! The workarea of a push with translators: `~/.smd/workarea/`, a tree of
+//! symlinks named as the server names the folders, each pointing to the
+//! local folder. The local server scans the remote names through it, so
+//! the db and the diff speak the server's names, as with smd 1.3.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::config::Config;
+use crate::protocol::Failure;
+use crate::tags::Tags;
+use crate::url;
+use crate::walk::{as_path, Walker};
+
+/// Rebuilds the workarea for `config` and returns its path.
+pub fn build(home: &Path, config: &Config) -> Result<PathBuf, Failure> {
+    let workarea = home.join(".smd").join("workarea");
+    clear(&workarea)?;
+
+    let roots: Vec<Vec<u8>> = config
+        .mailbox_local
+        .iter()
+        .map(|m| url::decode(m.as_bytes()))
+        .collect();
+    let excludes: Vec<Vec<u8>> = config
+        .exclude_local
+        .iter()
+        .map(|e| url::decode(e.as_bytes()))
+        .collect();
+    let walker = Walker {
+        base: home,
+        roots: &roots,
+        excludes: &excludes,
+        knows_messages_below: None,
+    };
+    let folders = walker.message_folders(&mut Vec::new()).map_err(|error| {
+        Failure::new(
+            format!("unable to list the local folders: {error}"),
+            Tags::new("workarea", "unknown", true),
+        )
+    })?;
+
+    let command = config.translator_lr.as_deref().unwrap_or("cat");
+    let translated = translate_all(home, command, &folders)?;
+
+    for (local, remote) in folders.iter().zip(&translated) {
+        let link = workarea.join(as_path(remote));
+        let target = home.join(as_path(local));
+        let made = link
+            .parent()
+            .map_or(Ok(()), fs::create_dir_all)
+            .and_then(|()| std::os::unix::fs::symlink(&target, &link));
+        if let Err(error) = made {
+            return Err(Failure::new(
+                format!(
+                    "unable to link {} to {}: {error}",
+                    link.display(),
+                    target.display()
+                ),
+                Tags::new("workarea", "fail-create-symlink", true),
+            ));
+        }
+    }
+    Ok(workarea)
+}
+
+/// Empties the workarea, refusing if it holds anything but folders and
+/// symlinks: that would be someone's data, not ours.
+fn clear(workarea: &Path) -> Result<(), Failure> {
+    let stray = |path: &Path| {
+        Failure::new(
+            format!(
+                "{} holds a file ({}) that smd did not put there; move it away",
+                workarea.display(),
+                path.display()
+            ),
+            Tags::new("workarea", "unknown", true),
+        )
+    };
+    fn check(dir: &Path, stray: &dyn Fn(&Path) -> Failure) -> Result<(), Failure> {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let kind = entry.file_type().map_err(|_| stray(&entry.path()))?;
+            if kind.is_dir() {
+                check(&entry.path(), stray)?;
+            } else if !kind.is_symlink() {
+                return Err(stray(&entry.path()));
+            }
+        }
+        Ok(())
+    }
+    check(workarea, &stray)?;
+
+    let failed = |error: std::io::Error| {
+        Failure::new(
+            format!("unable to reset {}: {error}", workarea.display()),
+            Tags::new("workarea", "bad-permissions", true),
+        )
+    };
+    match fs::remove_dir_all(workarea) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(failed(error)),
+    }
+    fs::create_dir_all(workarea).map_err(failed)
+}
+
+/// Runs the translator once over every folder, one a line.
+fn translate_all(
+    home: &Path,
+    command: &str,
+    folders: &[Vec<u8>],
+) -> Result<Vec<Vec<u8>>, Failure> {
+    let bad = |why: String| {
+        Failure::new(
+            format!("the translator '{command}' {why}"),
+            Tags::new("workarea", "bad-translator", true),
+        )
+    };
+    let mut words = command.split_whitespace();
+    let program = words.next().unwrap_or("cat");
+    let mut child = Command::new(program)
+        .args(words)
+        .current_dir(home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|error| bad(format!("could not be run: {error}")))?;
+
+    let mut input = Vec::new();
+    for folder in folders {
+        input.extend_from_slice(folder);
+        input.push(b'\n');
+    }
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    // Feed it from a thread: a translator may answer before reading all.
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let mut output = Vec::new();
+    let read = child
+        .stdout
+        .take()
+        .expect("stdout is piped")
+        .read_to_end(&mut output);
+    let fed = feeder.join().map(|r| r.is_ok()).unwrap_or(false);
+    let status = child.wait();
+    if read.is_err() || !fed || !status.is_ok_and(|s| s.success()) {
+        return Err(bad("failed".to_owned()));
+    }
+
+    let answers: Vec<Vec<u8>> =
+        output.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    let answers = &answers[..folders.len().min(answers.len())];
+    if answers.len() != folders.len() {
+        return Err(bad("gave fewer answers than folders".to_owned()));
+    }
+    for (folder, answer) in folders.iter().zip(answers) {
+        let shown = || String::from_utf8_lossy(folder).into_owned();
+        if answer.starts_with(b"ERROR") {
+            return Err(bad(format!("failed on '{}'", shown())));
+        }
+        if answer.is_empty()
+            || answer.starts_with(b"/")
+            || answer.split(|&b| b == b'/').any(|c| c == b"..")
+        {
+            let answer = std::ffi::OsStr::from_bytes(answer)
+                .to_string_lossy()
+                .into_owned();
+            return Err(bad(format!(
+                "mapped '{}' to '{answer}', which is not a safe relative path",
+                shown()
+            )));
+        }
+    }
+    Ok(answers.to_vec())
+}
