@@ -9,6 +9,7 @@
 //! - [`url`], [`fnmatch`]: name escaping and exclude patterns;
 //! - [`durable`]: crash-safe file replacement.
 
+pub mod checkconf;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -22,11 +23,13 @@ pub mod lock;
 pub mod message;
 pub mod protocol;
 pub mod pushpull;
+pub mod restricted;
 pub mod scan;
 pub mod sha;
 pub mod sync;
 pub mod tags;
 pub mod translate;
+pub mod uniform;
 pub mod url;
 pub mod walk;
 pub mod workarea;

@@ -383,20 +383,7 @@ impl<'a> Run<'a> {
     }
 
     fn spawn_remote(&self, server_log: File) -> Result<Child, String> {
-        let words = self.remote_words();
-        let mut command = if self.config.is_local() {
-            // Both sides in this HOME: run our own sibling program.
-            let mut command = Command::new(sibling_program(&words[0]));
-            command.args(&words[1..]).current_dir(self.home);
-            command
-        } else {
-            let mut command = Command::new("ssh");
-            let remote: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
-            command
-                .args(["-o", "BatchMode=yes", "-T", "--", &self.config.server_name])
-                .arg(remote.join(" "));
-            command
-        };
+        let mut command = remote_command(self.home, self.config, &self.remote_words());
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -595,6 +582,24 @@ fn wait_briefly(child: &mut Child) -> bool {
                 return false;
             }
         }
+    }
+}
+
+/// The command running `words` on the server: through ssh (no tty, no
+/// password prompt, words quoted for the remote shell only when needed),
+/// or, for a local sync, our own program of that name in `home`.
+pub fn remote_command(home: &Path, config: &Config, words: &[String]) -> Command {
+    if config.is_local() {
+        let mut command = Command::new(sibling_program(&words[0]));
+        command.args(&words[1..]).current_dir(home);
+        command
+    } else {
+        let mut command = Command::new("ssh");
+        let remote: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
+        command
+            .args(["-o", "BatchMode=yes", "-T", "--", &config.server_name])
+            .arg(remote.join(" "));
+        command
     }
 }
 
