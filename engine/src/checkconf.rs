@@ -10,8 +10,7 @@ use crate::config::Config;
 use crate::protocol::client::Translator;
 use crate::protocol::Failure;
 use crate::sync::remote_command;
-use crate::url;
-use crate::walk::Walker;
+use crate::workarea;
 
 /// One folder and what the translators make of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,25 +97,7 @@ fn round_trips(
 }
 
 fn list_local(home: &Path, config: &Config) -> Result<Vec<String>, String> {
-    let roots: Vec<Vec<u8>> = config
-        .mailbox_local
-        .iter()
-        .map(|m| url::decode(m.as_bytes()))
-        .collect();
-    let excludes: Vec<Vec<u8>> = config
-        .exclude_local
-        .iter()
-        .map(|e| url::decode(e.as_bytes()))
-        .collect();
-    let walker = Walker {
-        base: home,
-        roots: &roots,
-        excludes: &excludes,
-        knows_messages_below: None,
-    };
-    let folders = walker
-        .message_folders(&mut Vec::new())
-        .map_err(|e| e.to_string())?;
+    let folders = workarea::local_folders(home, config).map_err(|e| e.to_string())?;
     Ok(folders
         .iter()
         .map(|f| String::from_utf8_lossy(f).into_owned())

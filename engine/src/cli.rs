@@ -45,6 +45,16 @@ pub fn leading_options(
     })
 }
 
+/// The `--override-db` value, checked to be inside `~/.smd/`.
+pub fn override_db(
+    args: &Args,
+    home: &std::path::Path,
+) -> Result<Option<PathBuf>, String> {
+    args.last_value("override-db")
+        .map(|value| crate::protocol::path_inside_smd_dir(home, &value.to_string_lossy()))
+        .transpose()
+}
+
 /// `$HOME`, which every smd program works relative to.
 pub fn home() -> Result<PathBuf, String> {
     match std::env::var_os("HOME") {

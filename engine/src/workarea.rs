@@ -13,30 +13,14 @@ use crate::config::Config;
 use crate::protocol::Failure;
 use crate::tags::Tags;
 use crate::url;
-use crate::walk::{as_path, Walker};
+use crate::walk::{as_path, WalkError, Walker};
 
 /// Rebuilds the workarea for `config` and returns its path.
 pub fn build(home: &Path, config: &Config) -> Result<PathBuf, Failure> {
     let workarea = home.join(".smd").join("workarea");
     clear(&workarea)?;
 
-    let roots: Vec<Vec<u8>> = config
-        .mailbox_local
-        .iter()
-        .map(|m| url::decode(m.as_bytes()))
-        .collect();
-    let excludes: Vec<Vec<u8>> = config
-        .exclude_local
-        .iter()
-        .map(|e| url::decode(e.as_bytes()))
-        .collect();
-    let walker = Walker {
-        base: home,
-        roots: &roots,
-        excludes: &excludes,
-        knows_messages_below: None,
-    };
-    let folders = walker.message_folders(&mut Vec::new()).map_err(|error| {
+    let folders = local_folders(home, config).map_err(|error| {
         Failure::new(
             format!("unable to list the local folders: {error}"),
             Tags::new("workarea", "unknown", true),
@@ -65,6 +49,26 @@ pub fn build(home: &Path, config: &Config) -> Result<PathBuf, Failure> {
         }
     }
     Ok(workarea)
+}
+
+/// The local `cur` and `new` folders of `config`, without the excluded
+/// ones, as `mddiff -l` lists them.
+pub fn local_folders(home: &Path, config: &Config) -> Result<Vec<Vec<u8>>, WalkError> {
+    let decode = |words: &[String]| -> Vec<Vec<u8>> {
+        words
+            .iter()
+            .map(|word| url::decode(word.as_bytes()))
+            .collect()
+    };
+    let (roots, excludes) =
+        (decode(&config.mailbox_local), decode(&config.exclude_local));
+    let walker = Walker {
+        base: home,
+        roots: &roots,
+        excludes: &excludes,
+        knows_messages_below: None,
+    };
+    walker.message_folders(&mut Vec::new())
 }
 
 /// Empties the workarea, refusing if it holds anything but folders and

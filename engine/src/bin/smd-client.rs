@@ -6,10 +6,9 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::process::ExitCode;
 
-use smd::cli::{home, leading_options, report_failure, StderrLog};
+use smd::cli::{home, leading_options, override_db, report_failure, StderrLog};
 use smd::getopt::Spec;
 use smd::protocol::client::{run_client, ClientExit, ClientOptions};
-use smd::protocol::path_inside_smd_dir;
 
 const SPECS: &[Spec] = &[
     Spec {
@@ -83,13 +82,9 @@ fn main() -> ExitCode {
     };
     let text = |value: &std::ffi::OsString| value.to_string_lossy().into_owned();
 
-    let override_db = match args
-        .last_value("override-db")
-        .map(|v| path_inside_smd_dir(&home, &text(v)))
-    {
-        None => None,
-        Some(Ok(path)) => Some(path),
-        Some(Err(error)) => return failure(&error),
+    let override_db = match override_db(&args, &home) {
+        Ok(path) => path,
+        Err(error) => return failure(&error),
     };
     let options = ClientOptions {
         home: home.clone(),

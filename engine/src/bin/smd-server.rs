@@ -8,7 +8,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use smd::cli::{home, leading_options, report_failure, StderrLog};
+use smd::cli::{home, leading_options, override_db, report_failure, StderrLog};
 use smd::getopt::Spec;
 use smd::protocol::server::{serve, ServerOptions};
 use smd::protocol::{path_inside_smd_dir, DbPaths};
@@ -110,13 +110,9 @@ fn main() -> ExitCode {
         };
     }
 
-    let override_db = match args
-        .last_value("override-db")
-        .map(|v| path_inside_smd_dir(&home, &text(v)))
-    {
-        None => None,
-        Some(Ok(path)) => Some(path),
-        Some(Err(error)) => return failure(&error),
+    let override_db = match override_db(&args, &home) {
+        Ok(path) => path,
+        Err(error) => return failure(&error),
     };
     let options = ServerOptions {
         home: home.clone(),
