@@ -97,6 +97,9 @@ pub struct SyncOutcome {
     pub failure: Option<Failure>,
     /// The local client's counters (pull only).
     pub stats: Option<Stats>,
+    /// What the remote side reported, read from its log: paths in it are
+    /// the server's, never to be acted on here.
+    pub remote_tags: Option<Tags>,
 }
 
 /// Runs one sync of `config` in `direction`.
@@ -119,6 +122,7 @@ pub fn run_sync(
         report: vec![message.clone()],
         failure: Some(Failure::new(message, Tags::new("setup", "unknown", true))),
         stats: None,
+        remote_tags: None,
     })
 }
 
@@ -139,6 +143,7 @@ pub fn lock_refused(error: &LockError) -> SyncOutcome {
         report,
         failure: Some(Failure::new(error.to_string(), tags)),
         stats: None,
+        remote_tags: None,
     }
 }
 
@@ -224,6 +229,7 @@ impl<'a> Run<'a> {
                 report: Vec::new(),
                 failure,
                 stats,
+                remote_tags: self.remote_tags(),
             });
         }
 
@@ -232,6 +238,7 @@ impl<'a> Run<'a> {
             report: self.report(exit_code),
             failure,
             stats,
+            remote_tags: self.remote_tags(),
         })
     }
 
@@ -249,6 +256,7 @@ impl<'a> Run<'a> {
                 Tags::new("hook", "hook-failed", true),
             )),
             stats: None,
+            remote_tags: None,
         }
     }
 
@@ -404,6 +412,15 @@ impl<'a> Run<'a> {
             open(format!("c2s.{}.log", self.config.name))?,
             open(format!("s2c.{}.log", self.config.name))?,
         ))
+    }
+
+    /// The remote side's error tags, if it logged any.
+    fn remote_tags(&self) -> Option<Tags> {
+        let text = fs::read(&self.server_log).ok()?;
+        String::from_utf8_lossy(&text)
+            .lines()
+            .filter_map(|line| line.strip_prefix("TAGS: "))
+            .find_map(Tags::parse)
     }
 
     /// The report smd 1.3 printed: INFO lines when verbose, ERROR lines on

