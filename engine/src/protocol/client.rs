@@ -469,13 +469,17 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     Ok(())
                 }
             }
-            (_, Some(t)) if t == hash => Ok(()),
-            (_, Some(_)) => Err(conflict(self.conflict(
-                context,
-                &target,
-                "a different message with the same name is already here",
-                true,
-            ))),
+            (None, Some(t)) if t == hash => Ok(()),
+            // A copy whose source changed here is a conflict, as in smd
+            // 1.3, even when the target is right: the person decides.
+            (_, Some(t)) => {
+                let why = if t == hash {
+                    format!("its source {} was changed here", source.path.display())
+                } else {
+                    "a different message with the same name is already here".to_owned()
+                };
+                Err(conflict(self.conflict(context, &target, &why, true)))
+            }
             (Some(s), None) if s == hash => {
                 if is_move {
                     self.local_rename(&source, &target)
