@@ -25,6 +25,7 @@ pub mod protocol;
 pub mod pushpull;
 pub mod restricted;
 pub mod scan;
+pub mod schedule;
 pub mod sha;
 pub mod sync;
 pub mod tags;

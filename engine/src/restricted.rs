@@ -119,6 +119,12 @@ impl std::error::Error for Refusal {}
 /// escapes any byte. Anything a shell would evaluate is refused.
 pub fn split_words(line: &[u8]) -> Result<Vec<Vec<u8>>, Refusal> {
     let refuse = |why: String| Err(Refusal::Syntax(why));
+    // A newline would be a second command to a shell, and no file name
+    // smd can carry has a control byte, quoted or not.
+    if let Some(control) = line.iter().find(|&&b| b.is_ascii_control() && b != b'\t') {
+        return refuse(format!("the control byte {control:#04x}"));
+    }
+
     let mut words = Vec::new();
     let mut word: Option<Vec<u8>> = None;
     let mut bytes = line.iter().copied();
@@ -160,20 +166,11 @@ pub fn split_words(line: &[u8]) -> Result<Vec<Vec<u8>>, Refusal> {
                 }
             }
             b'\\' => match bytes.next() {
-                Some(escaped) if !escaped.is_ascii_control() => {
-                    word.get_or_insert_with(Vec::new).push(escaped)
-                }
-                _ => {
-                    return refuse(
-                        "a backslash ends the line or escapes a control byte".into(),
-                    )
-                }
+                Some(escaped) => word.get_or_insert_with(Vec::new).push(escaped),
+                None => return refuse("a backslash ends the line".into()),
             },
             b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')' | b'$' | b'`' => {
                 return refuse(format!("unquoted '{}'", byte as char));
-            }
-            control if control.is_ascii_control() => {
-                return refuse(format!("the control byte {control:#04x}"));
             }
             plain => word.get_or_insert_with(Vec::new).push(plain),
         }
@@ -414,6 +411,7 @@ mod tests {
             "smd-server e 'Mail",
             "smd-server e \"Mail",
             "smd-server e Mail\nid",
+            "smd-server e 'Mail\nid'",
             "smd-server e Mail\\",
         ] {
             assert!(

@@ -111,13 +111,12 @@ impl Schedule {
                 reason,
             };
 
+            if line.trim_start().starts_with('#') {
+                return Err(error("a comment must have its # in the first column"));
+            }
             let fields: Vec<&str> = line.split_whitespace().collect();
             let [pull, push, endpoint] = fields.as_slice() else {
-                return Err(error(if line.trim_start().starts_with('#') {
-                    "a comment must have its # in the first column"
-                } else {
-                    "it does not have exactly three fields"
-                }));
+                return Err(error("it does not have exactly three fields"));
             };
             let minutes = |field: &str| field.parse::<u64>().ok();
             let (Some(pull_minutes), Some(push_minutes)) = (minutes(pull), minutes(push))
@@ -279,7 +278,8 @@ mod tests {
 
     #[test]
     fn comments_blank_lines_and_spacing() {
-        let schedule = Schedule::parse("# c\n\n \t\n  1\t0   work  \n2 5 home\n").unwrap();
+        let schedule =
+            Schedule::parse("# c\n\n \t\n  1\t0   work  \n2 5 home\n").unwrap();
         assert_eq!(schedule.entries.len(), 2);
         assert_eq!(schedule.entries[0].endpoint, "work");
         assert_eq!(schedule.entries[0].push_minutes, 0);

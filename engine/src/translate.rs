@@ -22,7 +22,7 @@
 //! with "invalid capture index").
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::url;
 
@@ -118,7 +118,7 @@ impl Roots {
     /// word, with one leading and one trailing quote and then one trailing
     /// `/` removed. The last assignment of a variable wins. `MAILBOX` may
     /// list several roots: only the first is used.
-    pub fn from_config(text: &[u8], config: PathBuf) -> Result<Roots, ConfigError> {
+    pub fn from_config(text: &[u8], config: &Path) -> Result<Roots, ConfigError> {
         let mut mailbox = None;
         let mut local = None;
         let mut remote = None;
@@ -134,7 +134,7 @@ impl Roots {
         let root = |value: Option<&[u8]>, variable| match value.or(mailbox) {
             Some(value) => Ok(url::decode(normalize(value))),
             None => Err(ConfigError::MissingRoot {
-                config: config.clone(),
+                config: config.to_owned(),
                 variable,
             }),
         };
@@ -395,7 +395,7 @@ mod tests {
     use super::*;
 
     fn roots(text: &str) -> Result<Roots, ConfigError> {
-        Roots::from_config(text.as_bytes(), PathBuf::from("config.test"))
+        Roots::from_config(text.as_bytes(), Path::new("config.test"))
     }
 
     fn map(mode: Mode, direction: Direction, line: &str) -> String {

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use smd::db::Db;
-use smd::diff::{diff, Command, DiffOptions, DiffOutcome, Skipped};
+use smd::diff::{diff, Command, DiffOptions, DiffOutcome, MassDeletion, Skipped};
 use smd::examine::Examined;
 use smd::message::{hash_bytes, MessageHash};
 use smd::sha::Sha;
@@ -120,7 +120,8 @@ fn run(
             assert_eq!(line.pop(), Some(b'\n'));
             lines.push(String::from_utf8(line).unwrap());
         },
-    );
+    )
+    .expect("the deletion guard is off or satisfied");
     Outcome { lines, result }
 }
 
@@ -136,6 +137,7 @@ fn hashed(hash: MessageHash) -> Examined {
 const DEFAULT: DiffOptions = DiffOptions {
     no_delete: false,
     no_move: false,
+    delete_guard_percent: None,
 };
 
 #[test]
@@ -209,6 +211,7 @@ fn a_gone_source_is_moved_or_copied_then_deleted_under_no_move() {
         let options = DiffOptions {
             no_delete,
             no_move: true,
+            delete_guard_percent: None,
         };
         let out = run(&db, &tree, &found, options);
         assert_eq!(
@@ -444,6 +447,7 @@ fn no_delete_keeps_vanished_entries_out_of_the_diff() {
     let options = DiffOptions {
         no_delete: true,
         no_move: false,
+        delete_guard_percent: None,
     };
     let out = run(&db, &tree, &[("M/cur/b", hashed(b))], options);
     assert_eq!(out.lines, [format!("ADD M/cur/b {}", hash_text(b))]);
@@ -657,4 +661,100 @@ ffffffffffffffffffffffffffffffffffffffff 000000000000000000000000000000000000000
     let mut again = Vec::new();
     db.write_to(&mut again).unwrap();
     assert_eq!(again, text);
+}
+
+/// Runs the diff with the deletion guard, returning its verdict.
+fn guarded(
+    db: &Db,
+    tree: &Tree,
+    found: &[(&str, Examined)],
+    percent: u32,
+) -> Result<usize, MassDeletion> {
+    let known: Vec<Option<u32>> = (0..tree.files.len())
+        .map(|index| {
+            let name = tree.files.name(index);
+            (0..db.len())
+                .find(|&e| db.name(e) == name)
+                .map(|e| e as u32)
+        })
+        .collect();
+    let examined: Vec<Examined> = (0..tree.files.len())
+        .map(|index| {
+            let name = tree.files.name(index);
+            found
+                .iter()
+                .find(|(n, _)| n.as_bytes() == name)
+                .expect("described")
+                .1
+                .clone()
+        })
+        .collect();
+    let options = DiffOptions {
+        delete_guard_percent: Some(percent),
+        ..DEFAULT
+    };
+    let mut emitted = 0;
+    diff(
+        db,
+        &tree.files,
+        &known,
+        &[],
+        &examined,
+        options,
+        &mut |_| emitted += 1,
+    )
+    .map(|_| emitted)
+}
+
+#[test]
+fn the_deletion_guard_refuses_before_emitting_anything() {
+    let hashes: Vec<MessageHash> = (0..4)
+        .map(|i| mh(&format!("H{i}\n\n"), &i.to_string()))
+        .collect();
+    let db = db_of(&[
+        ("M/cur/0", hashes[0]),
+        ("M/cur/1", hashes[1]),
+        ("M/cur/2", hashes[2]),
+        ("M/cur/3", hashes[3]),
+    ]);
+
+    // Three of four gone: refused, and nothing was emitted.
+    let tree = Tree::new(&["M/cur/0"]);
+    let refusal = guarded(&db, &tree, &[("M/cur/0", Examined::Trusted)], 50).unwrap_err();
+    assert_eq!(
+        refusal,
+        MassDeletion {
+            deletions: 3,
+            known: 4,
+            percent: 50
+        }
+    );
+    assert!(
+        refusal.to_string().contains("--allow-mass-delete"),
+        "{refusal}"
+    );
+
+    // The same three renamed (a flag change) are moves, not losses.
+    let tree = Tree::new(&["M/cur/0", "M/cur/1:2,S", "M/cur/2:2,S", "M/cur/3:2,S"]);
+    let found = [
+        ("M/cur/0", Examined::Trusted),
+        ("M/cur/1:2,S", hashed(hashes[1])),
+        ("M/cur/2:2,S", hashed(hashes[2])),
+        ("M/cur/3:2,S", hashed(hashes[3])),
+    ];
+    assert_eq!(guarded(&db, &tree, &found, 50), Ok(3));
+
+    // One of four gone is within the limit; 100% turns nothing away.
+    let tree = Tree::new(&["M/cur/0", "M/cur/1", "M/cur/2"]);
+    let found = [
+        ("M/cur/0", Examined::Trusted),
+        ("M/cur/1", Examined::Trusted),
+        ("M/cur/2", Examined::Trusted),
+    ];
+    assert_eq!(guarded(&db, &tree, &found, 50), Ok(1));
+    let tree = Tree::new(&["M/cur/0"]);
+    assert_eq!(
+        guarded(&db, &tree, &[("M/cur/0", Examined::Trusted)], 100),
+        Ok(3)
+    );
 }

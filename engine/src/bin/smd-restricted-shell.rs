@@ -103,9 +103,12 @@ fn refuse(line: &str, why: &str) -> ExitCode {
 /// newline, an escape sequence) escaped, everything else as it came.
 fn printable(line: &str) -> String {
     line.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_default().to_string(),
-            false => c.to_string(),
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
         })
         .collect()
 }

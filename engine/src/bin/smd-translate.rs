@@ -106,7 +106,7 @@ fn configure(args: &getopt::Args) -> Result<Translation, String> {
             config.display()
         )
     })?;
-    let roots = match Roots::from_config(&config_text, config) {
+    let roots = match Roots::from_config(&config_text, &config) {
         Ok(roots) => roots,
         // `cat` needs no roots.
         Err(_) if mode == Mode::Cat => Roots {
