@@ -18,6 +18,7 @@ pub fn replace_file(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> io::Result<()> {
+    remove_stale_temporaries(path);
     let temporary = temporary_name(path);
     let result = write_then_rename(&temporary, path, fill);
     if result.is_err() {
@@ -45,6 +46,38 @@ fn write_then_rename(
 
     fs::rename(temporary, path)?;
     sync_parent(path)
+}
+
+/// Removes temporaries of `path` left by runs that were killed: those
+/// whose pid is no longer running.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut prefix = name.to_owned();
+    prefix.push(".tmp-");
+    let prefix = prefix.as_encoded_bytes();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name.as_encoded_bytes().strip_prefix(prefix) else {
+            continue;
+        };
+        let alive = std::str::from_utf8(pid)
+            .ok()
+            .filter(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+            .is_none_or(|pid| Path::new("/proc").join(pid).exists());
+        if !alive {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn temporary_name(path: &Path) -> PathBuf {
@@ -81,6 +114,24 @@ mod tests {
 
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temporaries_of_dead_runs_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.txt");
+        fs::write(dir.path().join("db.txt.tmp-999999999"), "stale").unwrap();
+        fs::write(dir.path().join("db.txt.tmp-1"), "a live pid's").unwrap();
+        fs::write(dir.path().join("db.txt.tmp-x"), "not ours").unwrap();
+
+        replace_file(&path, |w| w.write_all(b"new")).unwrap();
+
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["db.txt", "db.txt.tmp-1", "db.txt.tmp-x"]);
     }
 
     #[test]

@@ -113,14 +113,13 @@ pub fn examine(path: &Path, known: bool, last_scan: i64, buffer: &mut [u8]) -> E
 }
 
 /// Opens for reading without updating the access time where the kernel
-/// allows it (only the owner may ask for that).
+/// allows it (only the owner may ask for that). Never blocks: a fifo put
+/// where a message was expected opens at once instead of waiting for a
+/// writer (callers check that what they opened is a regular file).
 pub fn open_noatime(path: &Path) -> io::Result<File> {
-    match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOATIME)
-        .open(path)
-    {
-        Err(error) if error.raw_os_error() == Some(libc::EPERM) => File::open(path),
+    let open = |flags| OpenOptions::new().read(true).custom_flags(flags).open(path);
+    match open(libc::O_NOATIME | libc::O_NONBLOCK) {
+        Err(error) if error.raw_os_error() == Some(libc::EPERM) => open(libc::O_NONBLOCK),
         result => result,
     }
 }

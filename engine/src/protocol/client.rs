@@ -11,7 +11,7 @@
 mod stage;
 mod translate;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{self, DirBuilder};
 use std::io::{self, BufRead, Read, Seek, Write};
 use std::os::unix::fs::DirBuilderExt;
@@ -112,6 +112,8 @@ pub fn run_client(
         pending: VecDeque::new(),
         outstanding_bytes: 0,
         made_dirs: HashSet::new(),
+        in_flight: HashMap::new(),
+        diff_bytes: 0,
         stats: Stats::default(),
         would_fetch: Vec::new(),
         buffer: vec![0u8; 128 * 1024],
@@ -142,12 +144,22 @@ enum Pending {
         hash: MessageHash,
         placement: Placement,
     },
-    /// A header to put on the body of `source`, giving `target`.
+    /// A header to put on the body of `source`, giving `target`. A source
+    /// in a `tmp/` folder is a private copy, removed once used. `name` is
+    /// the server's name, for asking the whole message instead.
     Header {
+        name: Vec<u8>,
         source: PathBuf,
         local: Local,
         hash: MessageHash,
         placement: Placement,
+    },
+    /// A copy of a message being fetched by an earlier request; no request
+    /// of its own, it is made when its turn comes.
+    LocalCopy {
+        source: PathBuf,
+        local: Local,
+        hash: MessageHash,
     },
 }
 
@@ -171,6 +183,10 @@ struct Session<'a, R, W> {
     pending: VecDeque<(Pending, usize)>,
     outstanding_bytes: usize,
     made_dirs: HashSet<PathBuf>,
+    /// Messages asked for and not yet in place, by local path.
+    in_flight: HashMap<PathBuf, MessageHash>,
+    /// Bytes of diff received, which bounds the size of the new db.
+    diff_bytes: usize,
     stats: Stats,
     would_fetch: Vec<Vec<u8>>,
     buffer: Vec<u8>,
@@ -272,6 +288,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             if line == b"END" {
                 return Ok(commands);
             }
+            self.diff_bytes += line.len() + 1;
             let command = DiffLine::parse(&line).map_err(|error| {
                 self.abort();
                 (
@@ -342,13 +359,16 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     None => {}
                 }
                 match current_state(&source.path).map_err(conflict)? {
-                    Some(found) if found.body == *body => self.fetch_header(
-                        to,
-                        source.path.clone(),
-                        target,
-                        hash,
-                        Placement::New,
-                    ),
+                    Some(found) if found.body == *body => {
+                        // Later commands may move or delete the source
+                        // before the header arrives: splice from a copy.
+                        match self.snapshot(&source, &target) {
+                            Some(copy) => {
+                                self.fetch_header(to, copy, target, hash, Placement::New)
+                            }
+                            None => self.fetch(to, target, hash, Placement::New),
+                        }
+                    }
                     _ => self.fetch(to, target, hash, Placement::New),
                 }
             }
@@ -486,6 +506,21 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 } else {
                     self.local_copy(to, &source, &target, hash)
                 }
+            }
+            (None, None)
+                if !self.options.dry_run
+                    && self.in_flight.get(&source.path) == Some(&hash) =>
+            {
+                // The source is being fetched (a duplicate met in the same
+                // scan): copy it once it is here instead of fetching twice.
+                self.in_flight.insert(target.path.clone(), hash);
+                let copy = Pending::LocalCopy {
+                    source: source.path,
+                    local: target,
+                    hash,
+                };
+                self.pending.push_back((copy, 0));
+                Ok(())
             }
             _ => self.fetch(to, target, hash, Placement::New),
         }
@@ -660,6 +695,22 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             self.would_fetch.push(name.to_vec());
             return Ok(());
         }
+
+        // A run killed after receiving this message, but before putting it
+        // in place, left it complete in tmp/: use it instead of fetching it
+        // again (its digests prove it is the right one).
+        let leftover = local.tmp_dir.join(as_path(&local.file_name));
+        if let Ok(Some(found)) = current_state(&leftover) {
+            if found == hash {
+                let len = fs::metadata(&leftover).map_or(0, |m| m.len());
+                return self
+                    .stager
+                    .stage(leftover, local.path, hash, placement, len)
+                    .map_err(|f| (ClientExit::FetchFailed, f));
+            }
+        }
+
+        self.in_flight.insert(local.path.clone(), hash);
         self.request(
             b"GET ",
             name,
@@ -680,16 +731,14 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         hash: MessageHash,
         placement: Placement,
     ) -> Step {
-        self.request(
-            b"GETHEADER ",
-            name,
-            Pending::Header {
-                source,
-                local,
-                hash,
-                placement,
-            },
-        )
+        let pending = Pending::Header {
+            name: name.to_vec(),
+            source,
+            local,
+            hash,
+            placement,
+        };
+        self.request(b"GETHEADER ", name, pending)
     }
 
     fn request(&mut self, verb: &[u8], name: &[u8], pending: Pending) -> Step {
@@ -730,6 +779,11 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         self.outstanding_bytes -= line_len;
 
         match pending {
+            Pending::LocalCopy {
+                source,
+                local,
+                hash,
+            } => self.copy_fetched(&source, local, hash),
             Pending::Message {
                 local,
                 hash,
@@ -776,6 +830,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     .map_err(failed)
             }
             Pending::Header {
+                name,
                 source,
                 local,
                 hash,
@@ -785,22 +840,83 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     wire::read_chunk(self.reader, MAX_HEADER).map_err(|e| network(&e))?;
                 let failed = |failure| (ClientExit::CommandFailed, failure);
                 if Sha::of(&header) != hash.header {
-                    return Err(failed(Failure::new(
-                        format!(
-                            "the other side sent a different header for {}: it probably \
-                             changed during the sync, please retry",
-                            local.path.display()
-                        ),
-                        Tags::retry("receive-header", "modify-while-update"),
-                    )));
+                    // smd 1.3's server cuts headers at the first empty line,
+                    // which differs for a message that starts with one: ask
+                    // for the whole message instead (and if that differs
+                    // too, the message changed and the run is retried).
+                    if source.parent() == Some(local.tmp_dir.as_path()) {
+                        let _ = fs::remove_file(&source);
+                    }
+                    return self.fetch_now(&name, local, hash, placement);
                 }
                 if self.options.dry_run {
                     return Ok(());
                 }
-                self.splice(&header, &source, &local, hash, placement)
-                    .map_err(failed)
+                let spliced = self.splice(&header, &source, &local, hash, placement);
+                if source.parent() == Some(local.tmp_dir.as_path()) {
+                    let _ = fs::remove_file(&source);
+                }
+                spliced.map_err(failed)
             }
         }
+    }
+
+    /// Asks for a whole message from inside `receive_one`, where waiting for
+    /// a free request slot is not possible: the line goes out at once.
+    fn fetch_now(
+        &mut self,
+        name: &[u8],
+        local: Local,
+        hash: MessageHash,
+        placement: Placement,
+    ) -> Step {
+        if self.options.dry_run {
+            self.stats.new_mails += 1;
+            self.would_fetch.push(name.to_vec());
+            return Ok(());
+        }
+        let mut line = b"GET ".to_vec();
+        line.extend_from_slice(name);
+        line.push(b'\n');
+        self.writer
+            .write_all(&line)
+            .map_err(|error| network(&error.into()))?;
+        self.outstanding_bytes += line.len();
+        self.pending.push_back((
+            Pending::Message {
+                local,
+                hash,
+                placement,
+            },
+            line.len(),
+        ));
+        Ok(())
+    }
+
+    /// Makes a copy whose source was still on its way when the copy was
+    /// met: from the staged file, or from its final name once placed.
+    fn copy_fetched(&mut self, source: &Path, local: Local, hash: MessageHash) -> Step {
+        let failed = |failure| (ClientExit::FetchFailed, failure);
+        let from = self.stager.staged_file(source).unwrap_or(source).to_owned();
+        let (mut out, tmp) = self
+            .stager
+            .create_tmp(&local.tmp_dir, &local.file_name)
+            .map_err(|error| failed(write_failed(&local.tmp_dir, error)))?;
+        let mut hasher = MessageHasher::new();
+        let copied = open_noatime(&from).and_then(|mut input| {
+            copy_hashing(&mut input, &mut out, &mut hasher, &mut self.buffer)
+        });
+        let hashed = hasher.finish();
+        if copied.is_err() || hashed.hash != hash {
+            let _ = fs::remove_file(&tmp);
+            return Err(failed(Failure::new(
+                format!("{} changed during the sync; please retry", source.display()),
+                Tags::retry("copy-message", "modify-while-update"),
+            )));
+        }
+        self.stager
+            .stage(tmp, local.path, hash, Placement::New, hashed.len)
+            .map_err(failed)
     }
 
     /// Writes `header` followed by the body of `source` to `tmp/`, checks
@@ -845,6 +961,25 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             .stage(tmp, local.path.clone(), hash, placement, hashed.len)
     }
 
+    /// Copies a local message to its target's `tmp/` folder, for a splice
+    /// that happens later. `None` when it cannot be read (then the whole
+    /// message is fetched instead).
+    fn snapshot(&mut self, source: &Local, target: &Local) -> Option<PathBuf> {
+        if self.options.dry_run {
+            return Some(source.path.clone());
+        }
+        let mut name = target.file_name.clone();
+        name.extend_from_slice(b".body");
+        let (mut out, copy) = self.stager.create_tmp(&target.tmp_dir, &name).ok()?;
+        let mut input = open_noatime(&source.path).ok()?;
+        let copied = io::copy(&mut input, &mut out).and_then(|_| out.flush());
+        if copied.is_err() {
+            let _ = fs::remove_file(&copy);
+            return None;
+        }
+        Some(copy)
+    }
+
     /// After a failure: collect the answers already on their way (so what
     /// was fetched is kept), put staged files in place, and tell the server.
     fn stop(&mut self, (exit, failure): (ClientExit, Failure)) -> (ClientExit, Failure) {
@@ -885,8 +1020,11 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             let rebuilt = fs::read(&paths.db)
                 .map_err(|error| error.to_string())
                 .and_then(|old| {
-                    vcdiff::decode(&old, &delta, MAX_DELTA as usize * 4)
-                        .map_err(|e| e.to_string())
+                    // Each diff line adds at most one db line, no longer
+                    // than twice the diff line: a bound a hostile delta
+                    // cannot inflate.
+                    let limit = old.len() + 2 * self.diff_bytes + 4096;
+                    vcdiff::decode(&old, &delta, limit).map_err(|e| e.to_string())
                 });
             let new_db = match rebuilt {
                 Ok(new_db) => new_db,

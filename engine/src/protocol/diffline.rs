@@ -201,6 +201,10 @@ pub fn check_message_name(name: &[u8], roots: &[Vec<u8>]) -> Result<(), UnsafeNa
     if components.iter().any(|c| *c == b"..") {
         return refuse("it contains '..'");
     }
+    if components.iter().any(|c| *c == b"tmp") {
+        // No scan enters a tmp/ folder, so no diff names one.
+        return refuse("it is inside a tmp/ folder");
+    }
     let inside_a_root = roots.iter().any(|root| {
         let root = root.strip_suffix(b"/").unwrap_or(root);
         name.len() > root.len() + 1 && name.starts_with(root) && name[root.len()] == b'/'
@@ -348,6 +352,8 @@ mod tests {
             b"Mail/cur/",
             b"Mail/notes",
             b"Elsewhere/cur/1",
+            b"Mail/tmp/cur/x",
+            b"Mail/.Foo/tmp/new/x",
         ] {
             assert!(
                 check_message_name(bad, &roots).is_err(),

@@ -116,13 +116,36 @@ pub fn path_inside_smd_dir(home: &Path, given: &str) -> Result<PathBuf, String> 
             std::path::Component::ParentDir | std::path::Component::CurDir
         )
     });
-    if escapes || !expanded.starts_with(&smd_dir) || expanded == smd_dir {
-        return Err(format!(
+    let outside = || {
+        format!(
             "'{given}' is outside {}; only files inside it are accepted",
             smd_dir.display()
-        ));
+        )
+    };
+    if escapes || !expanded.starts_with(&smd_dir) || expanded == smd_dir {
+        return Err(outside());
     }
-    Ok(expanded)
+
+    // The text is inside; so must be what it resolves to, through any
+    // symlink on the way (smd 1.3's workarea is made of symlinks).
+    if expanded
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
+    {
+        return Err(outside());
+    }
+    let Some(existing) = expanded.ancestors().skip(1).find(|a| a.exists()) else {
+        return Ok(expanded);
+    };
+    if !existing.starts_with(&smd_dir) {
+        // Not even ~/.smd exists yet: it will be made as a real folder.
+        return Ok(expanded);
+    }
+    let real_smd = smd_dir.canonicalize().map_err(|_| outside())?;
+    match existing.canonicalize() {
+        Ok(real) if real.starts_with(&real_smd) => Ok(expanded),
+        _ => Err(outside()),
+    }
 }
 
 /// Exchanges protocol versions and db fingerprints, and reconciles the db
@@ -248,5 +271,21 @@ mod tests {
         ] {
             assert!(path_inside_smd_dir(home, bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn override_paths_must_not_leave_through_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(home.join(".smd")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, home.join(".smd/workarea")).unwrap();
+        std::os::unix::fs::symlink(outside.join("f"), home.join(".smd/link")).unwrap();
+
+        assert!(path_inside_smd_dir(&home, "~/.smd/workarea/evil").is_err());
+        assert!(path_inside_smd_dir(&home, "~/.smd/link").is_err());
+        assert!(path_inside_smd_dir(&home, "~/.smd/rename-db").is_ok());
+        assert!(path_inside_smd_dir(&home, "~/.smd/new/folder/db").is_ok());
     }
 }

@@ -103,6 +103,14 @@ impl Stager {
         Ok(())
     }
 
+    /// The `tmp/` file staged to become `target`, while not yet in place.
+    pub fn staged_file(&self, target: &Path) -> Option<&Path> {
+        self.batch
+            .iter()
+            .find(|s| s.target == target)
+            .map(|s| s.tmp.as_path())
+    }
+
     /// Remembers a folder whose entries changed (a rename or a removal).
     pub fn touched(&mut self, path: &Path) {
         if let Some(parent) = path.parent() {
@@ -193,6 +201,16 @@ pub fn current_state(path: &Path) -> Result<Option<MessageHash>, Failure> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(unreadable(path, error)),
     };
+    if !file.metadata().map_err(|e| unreadable(path, e))?.is_file() {
+        return Err(Failure::new(
+            format!(
+                "{} is not a regular file, where a message should be; move it away",
+                path.display()
+            ),
+            Tags::new("read-message", "non-regular-file", true)
+                .with(Action::DisplayPermissions(path.to_owned())),
+        ));
+    }
     let hashed = hash_stream(&mut file, &mut vec![0u8; 64 * 1024])
         .map_err(|error| unreadable(path, error))?;
     let empty = MessageHash {
