@@ -57,17 +57,22 @@ impl fmt::Display for RoundTrip {
 }
 
 /// Checks `config`: local folders are listed here, remote ones with
-/// `mddiff -l` over ssh (or here, for a local sync).
+/// `mddiff -l` over ssh (or here, for a local sync). A translator that
+/// fails or refuses a folder is an error.
 pub fn check(home: &Path, config: &Config) -> Result<CheckReport, Failure> {
     let mut lr = start(config.translator_lr.as_deref(), home)?;
     let mut rl = start(config.translator_rl.as_deref(), home)?;
 
-    let local = list_local(home, config).and_then(|folders| {
-        round_trips(&folders, &mut lr, &mut rl).map_err(|failure| failure.message)
-    });
-    let remote = list_remote(home, config).and_then(|folders| {
-        round_trips(&folders, &mut rl, &mut lr).map_err(|failure| failure.message)
-    });
+    // A folder that cannot be listed is reported and skipped, as smd 1.3
+    // did; a translator that fails is a broken configuration.
+    let local = match list_local(home, config) {
+        Ok(folders) => Ok(round_trips(&folders, &mut lr, &mut rl)?),
+        Err(error) => Err(error),
+    };
+    let remote = match list_remote(home, config) {
+        Ok(folders) => Ok(round_trips(&folders, &mut rl, &mut lr)?),
+        Err(error) => Err(error),
+    };
     Ok(CheckReport { local, remote })
 }
 

@@ -213,16 +213,14 @@ fn resolve_translator(command: &str, home: &Path) -> Result<Option<String>, Stri
     if program.is_empty() || command.trim() == "cat" {
         return Ok(None);
     }
-    if program.starts_with('/') {
-        return Ok(Some(command.to_owned()));
-    }
-    if is_executable(&home.join(program)) {
-        return Ok(Some(format!("{}/{}", home.display(), command)));
-    }
-    let on_path = std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program)))
-    });
-    if on_path {
+    // The command is kept as written (words split on blanks when it
+    // runs); `translator_program` finds its program the same way then.
+    let found = program.starts_with('/')
+        || is_executable(&home.join(program))
+        || std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program)))
+        });
+    if found {
         return Ok(Some(command.to_owned()));
     }
     Err(format!(
@@ -230,6 +228,17 @@ fn resolve_translator(command: &str, home: &Path) -> Result<Option<String>, Stri
          {} and not on PATH",
         home.display()
     ))
+}
+
+/// The program of a translator command, as smd 1.3 finds it: an absolute
+/// path, else one in HOME, else a name for PATH.
+pub fn translator_program(program: &str, home: &Path) -> PathBuf {
+    let in_home = home.join(program);
+    if !program.starts_with('/') && is_executable(&in_home) {
+        in_home
+    } else {
+        PathBuf::from(program)
+    }
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -242,7 +251,10 @@ fn is_executable(path: &Path) -> bool {
 fn source(path: &Path, home: &Path) -> Result<Vec<String>, ConfigError> {
     // Anything the file prints goes to stderr, so that only the values
     // reach stdout.
-    let mut script = String::from(". \"$1\" >&2 || exit 1\n");
+    let mut script = String::from(
+        ". \"$1\" >&2 || { echo \"its last command failed with status $?; end the file \
+         with one that succeeds (true, say)\" >&2; exit 1; }\n",
+    );
     for variable in VARIABLES {
         script.push_str(&format!("printf '%s\\0' \"${variable}\"\n"));
     }

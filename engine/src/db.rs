@@ -9,8 +9,7 @@
 //! names.
 
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::durable;
@@ -77,42 +76,42 @@ impl Db {
     /// Reads a db-file. A missing file is an empty db: that is how a first
     /// sync starts.
     pub fn load(path: &Path) -> Result<Db, DbError> {
-        let file = match File::open(path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Db::new()),
-            Err(error) => return Err(DbError::io(path, error)),
-        };
-        Db::read(BufReader::with_capacity(256 * 1024, file))
-            .map_err(|error| error.at(path))
+        // Read whole: a db is a few dozen bytes a message, and one read
+        // beats a read per line.
+        match std::fs::read(path) {
+            Ok(bytes) => Db::parse(&bytes).map_err(|error| error.at(path)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Db::new()),
+            Err(error) => Err(DbError::io(path, error)),
+        }
     }
 
     /// Parses db lines from `reader`. A last line without `\n` is accepted.
-    pub fn read(mut reader: impl BufRead) -> Result<Db, DbError> {
+    pub fn read(mut reader: impl Read) -> Result<Db, DbError> {
+        let mut bytes = Vec::new();
+        reader
+            .read_to_end(&mut bytes)
+            .map_err(|error| DbError::io(Path::new(""), error))?;
+        Db::parse(&bytes)
+    }
+
+    /// Parses the bytes of a db-file.
+    pub fn parse(bytes: &[u8]) -> Result<Db, DbError> {
+        let lines = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let mut db = Db::new();
-        let mut line = Vec::with_capacity(256);
-        let mut number = 0;
-        loop {
-            line.clear();
-            let read = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|error| DbError::io(Path::new(""), error))?;
-            if read == 0 {
-                return Ok(db);
-            }
-            number += 1;
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
+        db.entries.reserve(bytes.len() / 100);
+        db.names.reserve(bytes.len());
+        for (number, line) in lines.split(|&b| b == b'\n').enumerate() {
             if line.iter().all(u8::is_ascii_whitespace) {
                 // smd 1.3 skips blank lines; so do we.
                 continue;
             }
-            let (name, hash) = parse_line(&line).ok_or(DbError::Malformed {
+            let (name, hash) = parse_line(line).ok_or(DbError::Malformed {
                 path: PathBuf::new(),
-                line: number,
+                line: number + 1,
             })?;
             db.push(name, hash);
         }
+        Ok(db)
     }
 
     /// Writes every entry as a db line.

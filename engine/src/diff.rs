@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::OnceLock;
 
 use crate::db::Db;
 use crate::examine::Examined;
@@ -291,15 +292,29 @@ impl ContentIndex {
 }
 
 /// Maps names to db entries.
+///
+/// A rescan meets the files in the order the db lists them (both follow
+/// the folders' listing order), so each name is first compared with the
+/// entry after the last match; the sorted index behind it is only built
+/// when that fails, which keeps an unchanged rescan from sorting at all.
 pub struct NameIndex {
-    sorted: Vec<u32>,
+    sorted: OnceLock<Vec<u32>>,
 }
 
 impl NameIndex {
-    pub fn new(db: &Db) -> NameIndex {
-        let mut sorted: Vec<u32> = (0..db.len() as u32).collect();
-        sorted.sort_unstable_by(|&a, &b| db.name(a as usize).cmp(db.name(b as usize)));
-        NameIndex { sorted }
+    pub fn new() -> NameIndex {
+        NameIndex {
+            sorted: OnceLock::new(),
+        }
+    }
+
+    fn sorted(&self, db: &Db) -> &[u32] {
+        self.sorted.get_or_init(|| {
+            let mut sorted: Vec<u32> = (0..db.len() as u32).collect();
+            sorted
+                .sort_unstable_by(|&a, &b| db.name(a as usize).cmp(db.name(b as usize)));
+            sorted
+        })
     }
 
     /// The first entry (in db order) with this name.
@@ -309,32 +324,58 @@ impl NameIndex {
 
     /// Every entry with this name: a hand-edited db may repeat one.
     fn all<'a>(&'a self, db: &Db, name: &[u8]) -> &'a [u32] {
-        let start = self.sorted.partition_point(|&i| db.name(i as usize) < name);
-        let len = self.sorted[start..].partition_point(|&i| db.name(i as usize) == name);
-        &self.sorted[start..start + len]
+        let sorted = self.sorted(db);
+        let start = sorted.partition_point(|&i| db.name(i as usize) < name);
+        let len = sorted[start..].partition_point(|&i| db.name(i as usize) == name);
+        &sorted[start..start + len]
     }
 
-    /// Entries whose name an earlier entry already has.
-    pub fn repeated(&self, db: &Db) -> Vec<u32> {
-        let mut repeated = Vec::new();
-        for group in self
-            .sorted
-            .chunk_by(|&a, &b| db.name(a as usize) == db.name(b as usize))
-        {
-            let first = group.iter().min().expect("groups are not empty");
-            repeated.extend(group.iter().filter(|&i| i != first));
+    /// The db entry of each file, if any.
+    pub fn known_entries(&self, db: &Db, files: &FileList) -> Vec<Option<u32>> {
+        let mut next = 0;
+        (0..files.len())
+            .map(|index| {
+                let name = files.name(index);
+                let entry = if next < db.len() && db.name(next) == name {
+                    Some(next)
+                } else {
+                    self.find(db, name)
+                };
+                if let Some(entry) = entry {
+                    next = entry + 1;
+                }
+                entry.map(|entry| entry as u32)
+            })
+            .collect()
+    }
+
+    /// Entries whose name an earlier entry already has. Only entries no
+    /// file matched can be such repeats, so an unchanged rescan checks none.
+    pub fn repeated(&self, db: &Db, known: &[Option<u32>]) -> Vec<u32> {
+        let mut matched = vec![false; db.len()];
+        for entry in known.iter().flatten() {
+            matched[*entry as usize] = true;
         }
-        repeated
+        (0..db.len())
+            .filter(|&entry| !matched[entry])
+            .filter(|&entry| self.find(db, db.name(entry)) != Some(entry))
+            .map(|entry| entry as u32)
+            .collect()
     }
 
     /// Whether some entry's name starts with `prefix`.
     pub fn has_prefix(&self, db: &Db, prefix: &[u8]) -> bool {
-        let at = self
-            .sorted
-            .partition_point(|&i| db.name(i as usize) < prefix);
-        self.sorted
+        let sorted = self.sorted(db);
+        let at = sorted.partition_point(|&i| db.name(i as usize) < prefix);
+        sorted
             .get(at)
             .is_some_and(|&i| db.name(i as usize).starts_with(prefix))
+    }
+}
+
+impl Default for NameIndex {
+    fn default() -> Self {
+        NameIndex::new()
     }
 }
 
@@ -416,7 +457,8 @@ pub fn diff(
     }
 
     // Second pass, in scan order: changed and new messages.
-    let contents = ContentIndex::new(db);
+    // Built on the first new message: an unchanged rescan needs none.
+    let contents = OnceLock::new();
     let mut new_sources: HashMap<MessageHash, u32> = HashMap::new();
     for (index, result) in examined.iter().enumerate() {
         let name = files.name(index);
@@ -454,7 +496,9 @@ pub fn diff(
             continue;
         }
 
-        let same_body = contents.same_body(db, hash.body);
+        let same_body = contents
+            .get_or_init(|| ContentIndex::new(db))
+            .same_body(db, hash.body);
         let same_content = || {
             same_body
                 .iter()

@@ -60,7 +60,7 @@ pub fn examine_all(
                     let end = (start + BATCH).min(files.len());
                     batch_results.clear();
                     for index in start..end {
-                        let path = base.join(as_path(files.name(index)));
+                        let path = under(base, files.name(index));
                         batch_results.push(examine(
                             &path,
                             known(index),
@@ -80,6 +80,16 @@ pub fn examine_all(
     });
 
     results.into_inner().expect("no worker panics")
+}
+
+/// `name` below `base`, without a `./` the kernel would have to look up
+/// for every file when `base` is the current folder.
+fn under(base: &Path, name: &[u8]) -> std::path::PathBuf {
+    if base == Path::new(".") {
+        as_path(name).to_owned()
+    } else {
+        base.join(as_path(name))
+    }
 }
 
 /// Examines one file.

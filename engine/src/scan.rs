@@ -85,7 +85,7 @@ pub fn scan(
 ) -> Result<ScanSummary, ScanError> {
     let old_db = Db::load(&request.db_file)?;
     let last_scan = db::load_mtime(&db::with_suffix(&request.db_file, ".mtime"))?;
-    let names = NameIndex::new(&old_db);
+    let names = NameIndex::new();
     let started_at = unix_now();
 
     let mut walk_warnings = Vec::new();
@@ -98,13 +98,7 @@ pub fn scan(
     };
     let files = walker.messages(&mut walk_warnings)?;
 
-    let known: Vec<Option<u32>> = (0..files.len())
-        .map(|index| {
-            names
-                .find(&old_db, files.name(index))
-                .map(|entry| entry as u32)
-        })
-        .collect();
+    let known = names.known_entries(&old_db, &files);
     let examined = examine_all(
         &request.base,
         &files,
@@ -113,7 +107,7 @@ pub fn scan(
     );
 
     let mut commands = 0;
-    let repeated = names.repeated(&old_db);
+    let repeated = names.repeated(&old_db, &known);
     let outcome = diff::diff(
         &old_db,
         &files,

@@ -203,18 +203,9 @@ impl<'a> Run<'a> {
         let (local_ok, failure, stats) = match self.sync(&client_log, server_log, events)
         {
             Ok(result) => result,
-            Err(message) => {
-                let _ = writeln!(&client_log, "ERROR: {message}");
-                let _ = writeln!(
-                    &client_log,
-                    "TAGS: {}",
-                    Tags::new("setup", "unknown", true)
-                );
-                (
-                    false,
-                    Some(Failure::new(message, Tags::new("setup", "unknown", true))),
-                    None,
-                )
+            Err(failure) => {
+                crate::cli::report_failure(&mut &client_log, &failure);
+                (false, Some(failure), None)
             }
         };
         let exit_code = if local_ok { 0 } else { 1 };
@@ -267,19 +258,26 @@ impl<'a> Run<'a> {
         client_log: &File,
         server_log: File,
         events: &mut dyn FnMut(SyncEvent),
-    ) -> Result<(bool, Option<Failure>, Option<Stats>), String> {
+    ) -> Result<(bool, Option<Failure>, Option<Stats>), Failure> {
         let config = self.config;
         let mail_base = match self.direction {
-            Direction::Push if config.translator_lr.is_some() => Some(
-                workarea::build(self.home, config).map_err(|failure| failure.message)?,
-            ),
+            Direction::Push if config.translator_lr.is_some() => {
+                Some(workarea::build(self.home, config)?)
+            }
             _ => None,
         };
 
-        let mut remote = self.spawn_remote(server_log)?;
+        let setup =
+            |message: String| Failure::new(message, Tags::new("setup", "unknown", true));
+        let mut remote = self.spawn_remote(server_log).map_err(setup)?;
         let remote_out = remote.stdout.take().expect("stdout is piped");
         let remote_in = remote.stdin.take().expect("stdin is piped");
-        let traffic = self.config.debug.then(|| self.traffic_logs()).transpose()?;
+        let traffic = self
+            .config
+            .debug
+            .then(|| self.traffic_logs())
+            .transpose()
+            .map_err(setup)?;
         let (mut reader, mut writer) = wire_up(remote_out, remote_in, traffic);
         let mut log = client_log;
 
@@ -468,8 +466,21 @@ impl<'a> Run<'a> {
         }
         if self.options.show_tags || self.options.verbose || self.options.dry_run {
             let server_tags = lines_with(&server_text, "TAGS");
-            let client_tags = lines_with(&client_text, "TAGS");
+            let mut client_tags = lines_with(&client_text, "TAGS");
             let server = &self.config.server_name;
+
+            // When the other side never spoke (ssh could not connect, or
+            // the remote program is missing), the local side only saw a
+            // closed connection: what ssh said is the better report.
+            let never_connected = server_tags.is_empty()
+                && !client_tags.is_empty()
+                && client_tags.iter().all(|line| {
+                    Tags::parse(line.trim_start_matches("TAGS: "))
+                        .is_some_and(|t| t.context == "handshake" && t.cause == "network")
+                });
+            if never_connected {
+                client_tags.clear();
+            }
             for line in &server_tags {
                 report.push(substitute(&format!("{name}: {remote}@{server}: {line}")));
             }
@@ -481,7 +492,7 @@ impl<'a> Run<'a> {
                 report.extend(
                     server_text
                         .lines()
-                        .chain(client_text.lines())
+                        .chain(client_text.lines().filter(|l| !l.starts_with("TAGS")))
                         .map(str::to_owned),
                 );
                 report.push(format!(

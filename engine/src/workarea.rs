@@ -127,7 +127,7 @@ fn translate_all(
         )
     };
     let mut words = command.split_whitespace();
-    let program = words.next().unwrap_or("cat");
+    let program = crate::config::translator_program(words.next().unwrap_or("cat"), home);
     let mut child = Command::new(program)
         .args(words)
         .current_dir(home)

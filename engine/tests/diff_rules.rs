@@ -106,7 +106,7 @@ fn run(
         examined.push((*by_name.get(name).expect("every file described")).clone());
     }
     let mut lines = Vec::new();
-    let repeated = smd::diff::NameIndex::new(db).repeated(db);
+    let repeated = smd::diff::NameIndex::new().repeated(db, &known);
     let result = diff(
         db,
         &tree.files,

@@ -209,7 +209,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 &options.mailboxes,
             ),
         };
-        handshake(self.reader, self.writer, &paths, options.dry_run)
+        handshake(self.reader, self.writer, &paths)
             .map_err(|f| (ClientExit::Failed, f))?;
 
         let commands = self.receive_diff(&roots)?;
@@ -1017,7 +1017,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         self.stats.delta_received = delta.len() as u64;
 
         if !self.options.dry_run && !self.options.local_sync {
-            let rebuilt = fs::read(&paths.db)
+            let rebuilt = super::read_db(&paths.db)
                 .map_err(|error| error.to_string())
                 .and_then(|old| {
                     // Each diff line adds at most one db line, no longer

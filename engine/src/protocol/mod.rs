@@ -155,21 +155,16 @@ pub fn handshake(
     reader: &mut impl BufRead,
     writer: &mut impl Write,
     paths: &DbPaths,
-    dry_run: bool,
 ) -> Result<(), Failure> {
     let network = |error: WireError| Failure::network("handshake", &error);
 
     writeln!(writer, "protocol {PROTOCOL_VERSION}").map_err(|e| network(e.into()))?;
 
-    let existed = paths.db.exists();
     let db_sha = fingerprint(&paths.db, true)?;
     let new_sha = fingerprint(&paths.new_db(), false).ok();
     let new_text = new_sha.map_or_else(|| "-".to_owned(), |sha| sha.to_hex());
     writeln!(writer, "dbfile {db_sha} {new_text}").map_err(|e| network(e.into()))?;
     writer.flush().map_err(|e| network(e.into()))?;
-    if dry_run && !existed {
-        let _ = fs::remove_file(&paths.db);
-    }
 
     let line = wire::expect_line(reader).map_err(network)?;
     let expected = format!("protocol {PROTOCOL_VERSION}");
@@ -227,16 +222,26 @@ pub fn handshake(
     }
 }
 
-/// SHA-1 of a db file; with `create`, a missing one is created empty first
-/// (a first sync compares empty files).
-fn fingerprint(path: &Path, create: bool) -> Result<Sha, Failure> {
-    if create && !path.exists() {
-        if let Some(parent) = path.parent() {
-            let _ = fs::create_dir_all(parent);
-        }
-        fs::write(path, b"").map_err(|error| unreadable_db(path, error))?;
+/// The bytes of a db-file; a missing one is empty.
+pub fn read_db(path: &Path) -> std::io::Result<Vec<u8>> {
+    match fs::read(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        result => result,
     }
-    Sha::of_file(path).map_err(|error| unreadable_db(path, error))
+}
+
+/// SHA-1 of a db file. A missing db is an empty one (a first sync
+/// compares empty files); it is not created, so that a run that fails
+/// leaves nothing behind.
+fn fingerprint(path: &Path, missing_is_empty: bool) -> Result<Sha, Failure> {
+    match Sha::of_file(path) {
+        Err(error)
+            if missing_is_empty && error.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(Sha::EMPTY)
+        }
+        result => result.map_err(|error| unreadable_db(path, error)),
+    }
 }
 
 fn unreadable_db(path: &Path, error: std::io::Error) -> Failure {

@@ -89,7 +89,7 @@ pub fn serve(
             DbPaths::for_endpoint(&options.home, &options.endpoint, &options.mailboxes)
         }
     };
-    if let Err(failure) = handshake(reader, writer, &paths, options.dry_run) {
+    if let Err(failure) = handshake(reader, writer, &paths) {
         return ServerOutcome::failed(ServerExit::Failed, failure);
     }
 
@@ -380,7 +380,7 @@ fn send_delta(
         Vec::new()
     } else {
         let read = |path: PathBuf| {
-            fs::read(&path).map_err(|error| {
+            super::read_db(&path).map_err(|error| {
                 let failure = Failure::new(
                     format!("unable to read {}: {error}", path.display()),
                     Tags::new("xdelta", "bad-permissions", true)

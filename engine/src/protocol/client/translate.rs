@@ -49,12 +49,7 @@ impl Translator {
             return Ok(Translator::identity());
         }
 
-        let in_home = home.join(program);
-        let executable = if !program.starts_with('/') && is_executable(&in_home) {
-            in_home
-        } else {
-            program.into()
-        };
+        let executable = crate::config::translator_program(program, home);
         let mut child = Command::new(&executable)
             .args(words)
             .current_dir(home)
@@ -175,10 +170,4 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
