@@ -260,9 +260,57 @@ enum Fate {
 }
 
 /// The result of a diff: the new db and what was left alone.
-pub struct DiffOutcome {
-    pub db: Db,
+pub struct DiffOutcome<'a> {
+    pub db: NewDb<'a>,
     pub skipped: Vec<Skipped>,
+}
+
+/// The new db, as a list of what to keep from the old one and what to add
+/// from the scan: a rescan copies no names to write it.
+pub struct NewDb<'a> {
+    old: &'a Db,
+    files: &'a FileList,
+    kept: Vec<u32>,
+    added: Vec<(u32, MessageHash)>,
+}
+
+impl NewDb<'_> {
+    pub fn len(&self) -> usize {
+        self.kept.len() + self.added.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.kept.capacity() * std::mem::size_of::<u32>()
+            + self.added.capacity() * std::mem::size_of::<(u32, MessageHash)>()
+    }
+
+    /// Writes every line of the new db.
+    pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut line = Vec::with_capacity(256);
+        let kept = self
+            .kept
+            .iter()
+            .map(|&entry| (self.old.name(entry as usize), self.old.hash(entry as usize)));
+        let added = self
+            .added
+            .iter()
+            .map(|&(index, hash)| (self.files.name(index as usize), hash));
+        for (name, hash) in kept.chain(added) {
+            line.clear();
+            crate::db::format_line(name, hash, &mut line);
+            out.write_all(&line)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the file at `path` with the new db, durably.
+    pub fn save(&self, path: &std::path::Path) -> io::Result<()> {
+        crate::durable::replace_file(path, |out| self.write_to(out))
+    }
 }
 
 /// Index of db entries sorted by content, for finding copies and bodies.
@@ -386,15 +434,15 @@ impl Default for NameIndex {
 /// examining it found; `repeated` are db entries that repeat a name.
 /// Nothing is emitted when the deletion guard refuses the diff.
 #[allow(clippy::too_many_arguments)]
-pub fn diff(
-    db: &Db,
-    files: &FileList,
+pub fn diff<'a>(
+    db: &'a Db,
+    files: &'a FileList,
     known: &[Option<u32>],
     repeated: &[u32],
     examined: &[Examined],
     options: DiffOptions,
     emit: &mut dyn FnMut(Command<'_>),
-) -> Result<DiffOutcome, MassDeletion> {
+) -> Result<DiffOutcome<'a>, MassDeletion> {
     let mut fates = vec![Fate::Gone; db.len()];
     for &entry in repeated {
         fates[entry as usize] = Fate::Repeated;
@@ -571,24 +619,27 @@ pub fn diff(
 
     // The new db keeps the old order for what stayed, so that the delta
     // sent to the peer stays small, and appends the rest in scan order.
-    let mut new_db = Db::new();
-    for (entry, fate) in fates.iter().enumerate() {
-        if *fate == Fate::Present {
-            new_db.push(db.name(entry), db.hash(entry));
-        }
-    }
+    let kept = (0..db.len() as u32)
+        .filter(|&entry| fates[entry as usize] == Fate::Present)
+        .collect();
+    let mut added = Vec::new();
     for (index, result) in examined.iter().enumerate() {
         if let Examined::Hashed(hash) = result {
             let unchanged =
                 known[index].is_some_and(|entry| fates[entry as usize] == Fate::Present);
             if !unchanged {
-                new_db.push(files.name(index), *hash);
+                added.push((index as u32, *hash));
             }
         }
     }
 
     Ok(DiffOutcome {
-        db: new_db,
+        db: NewDb {
+            old: db,
+            files,
+            kept,
+            added,
+        },
         skipped,
     })
 }

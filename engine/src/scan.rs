@@ -35,7 +35,8 @@ pub struct ScanSummary {
     pub skipped: Vec<Skipped>,
     /// Bytes of heap held by the scan's tables at their peak, for reports.
     pub table_bytes: usize,
-    pub new_db: Db,
+    /// Messages in the new db.
+    pub new_db_len: usize,
 }
 
 /// Why a scan failed. Nothing was written when it does.
@@ -138,11 +139,15 @@ pub fn scan(
         walk_warnings,
         skipped: outcome.skipped,
         table_bytes,
-        new_db: outcome.db,
+        new_db_len: outcome.db.len(),
     })
 }
 
-fn save(db_file: &Path, new_db: &Db, started_at: i64) -> Result<(), ScanError> {
+fn save(
+    db_file: &Path,
+    new_db: &diff::NewDb<'_>,
+    started_at: i64,
+) -> Result<(), ScanError> {
     let db_new = db::with_suffix(db_file, ".new");
     new_db.save(&db_new).map_err(|source| ScanError::SaveDb {
         path: db_new,

@@ -66,12 +66,12 @@ fn db_of(entries: &[(&str, MessageHash)]) -> Db {
     db
 }
 
-struct Outcome {
+struct Outcome<'a> {
     lines: Vec<String>,
-    result: DiffOutcome,
+    result: DiffOutcome<'a>,
 }
 
-impl Outcome {
+impl Outcome<'_> {
     fn db_lines(&self) -> Vec<String> {
         let mut bytes = Vec::new();
         self.result.db.write_to(&mut bytes).unwrap();
@@ -85,12 +85,12 @@ impl Outcome {
 
 /// Runs the diff. `found` says, for every walked file, what examining it
 /// found; the db entry of a file is looked up by name.
-fn run(
-    db: &Db,
-    tree: &Tree,
+fn run<'a>(
+    db: &'a Db,
+    tree: &'a Tree,
     found: &[(&str, Examined)],
     options: DiffOptions,
-) -> Outcome {
+) -> Outcome<'a> {
     let by_name: HashMap<&[u8], &Examined> =
         found.iter().map(|(n, e)| (n.as_bytes(), e)).collect();
     assert_eq!(by_name.len(), tree.files.len(), "say what each file is");
@@ -277,8 +277,9 @@ fn a_source_that_cannot_be_read_still_exists_for_copies() {
 fn new_duplicates_are_an_add_then_copies_of_the_first() {
     let x = mh("X\n\n", "x");
     let tree = Tree::new(&["M/cur/1", "M/cur/2", "M/new/3"]);
+    let empty = Db::new();
     let out = run(
-        &Db::new(),
+        &empty,
         &tree,
         &[
             ("M/cur/1", hashed(x)),
