@@ -98,9 +98,12 @@ pub fn serve(
         .iter()
         .map(|m| url::decode(m.as_bytes()))
         .collect();
-    if let Err(failure) = send_diff(options, &paths, &roots, writer, log) {
-        return ServerOutcome::failed(ServerExit::ClientVanished, failure);
-    }
+    let refused = match send_diff(options, &paths, &roots, writer, log) {
+        Ok(refused) => refused,
+        Err(failure) => {
+            return ServerOutcome::failed(ServerExit::ClientVanished, failure)
+        }
+    };
 
     if options.stop_after_diff {
         if options.override_db.is_some() {
@@ -116,16 +119,24 @@ pub fn serve(
         return ServerOutcome::done();
     }
 
-    serve_requests(options, &paths, &roots, reader, writer, log)
+    let mut outcome = serve_requests(options, &paths, &roots, reader, writer, log);
+    if outcome.failure.is_none() {
+        // The client aborts on the refusal; the reason is ours to report.
+        outcome.failure = refused;
+    }
+    outcome
 }
 
+/// Scans and sends the diff and `END`. A diff refused by the deletion
+/// guard is sent as an `ERROR` line, and the refusal is returned.
 fn send_diff(
     options: &ServerOptions,
     paths: &DbPaths,
     roots: &[Vec<u8>],
     writer: &mut impl Write,
     log: &mut dyn Write,
-) -> Result<(), Failure> {
+) -> Result<Option<Failure>, Failure> {
+    let mut refused = None;
     let request = ScanRequest {
         base: mail_base(options).to_owned(),
         roots: roots.to_vec(),
@@ -167,6 +178,12 @@ fn send_diff(
         Err(error) => {
             // The client turns this line into a tagged error of its own.
             let _ = writeln!(log, "ERROR: {error}");
+            if let ScanError::MassDeletion(refusal) = &error {
+                refused = Some(Failure::new(
+                    refusal.to_string(),
+                    Tags::new("delete-guard", "mass-deletion", true),
+                ));
+            }
             let text = match &error {
                 ScanError::Walk(WalkError::FolderUnreadable { .. }) => error.to_string(),
                 other => other.to_string(),
@@ -182,7 +199,8 @@ fn send_diff(
         Some(error) => Err(error),
         None => writer.write_all(b"END\n").and_then(|()| writer.flush()),
     };
-    sent.map_err(|error| Failure::network("send-diff", &WireError::from(error)))
+    sent.map_err(|error| Failure::network("send-diff", &WireError::from(error)))?;
+    Ok(refused)
 }
 
 fn serve_requests(
