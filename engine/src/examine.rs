@@ -9,10 +9,11 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 
 use crate::message::{hash_stream, MessageHash};
 use crate::walk::{as_path, FileList};
@@ -32,54 +33,138 @@ pub enum Examined {
     NotRegular,
 }
 
-/// Examines every file of `files`. `known(i)` tells whether file `i` has a
-/// db entry; `last_scan` is the time the scan that wrote the db started.
-pub fn examine_all(
+/// Stats the files of a walk while it goes on: `walk` gets a callback to
+/// hand each run of listed files to, and worker threads stat them as they
+/// come. Returns what `walk` returned and each file's status, by index.
+pub fn stat_while_walking<T>(
     base: &Path,
-    files: &FileList,
-    known: &(dyn Fn(usize) -> bool + Sync),
-    last_scan: i64,
-) -> Vec<Examined> {
-    const BATCH: usize = 128;
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(16);
-    let next_batch = AtomicUsize::new(0);
-    let results = Mutex::new(vec![Examined::Trusted; files.len()]);
+    walk: impl FnOnce(&mut dyn FnMut(&FileList, Range<usize>)) -> T,
+) -> (T, Vec<io::Result<Status>>) {
+    /// A run of files: the index of the first, and their names.
+    struct Run {
+        start: usize,
+        names: Vec<u8>,
+        ends: Vec<usize>,
+    }
+
+    let (runs, queue) = mpsc::channel::<Run>();
+    let queue = Mutex::new(queue);
+    let (results, collected) = mpsc::channel::<(usize, Vec<io::Result<Status>>)>();
 
     std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                let mut buffer = vec![0u8; 128 * 1024];
+        for _ in 0..workers() {
+            let (queue, results) = (&queue, results.clone());
+            scope.spawn(move || {
                 let mut folder = Folder::default();
-                let mut batch_results = Vec::with_capacity(BATCH);
                 loop {
-                    let start = next_batch.fetch_add(BATCH, Ordering::Relaxed);
-                    if start >= files.len() {
-                        break;
+                    let run = match queue.lock().expect("no worker panics").recv() {
+                        Ok(run) => run,
+                        Err(_) => return,
+                    };
+                    let mut statuses = Vec::with_capacity(run.ends.len());
+                    let mut from = 0;
+                    for &end in &run.ends {
+                        statuses.push(folder.stat(base, &run.names[from..end]));
+                        from = end;
                     }
-                    let end = (start + BATCH).min(files.len());
-                    batch_results.clear();
-                    for index in start..end {
-                        let name = files.name(index);
-                        let status = folder.stat(base, name);
-                        let path = || under(base, name);
-                        let result =
-                            examine(&path, status, known(index), last_scan, &mut buffer);
-                        batch_results.push(result);
-                    }
-                    let mut results = results.lock().expect("no worker panics");
-                    for (slot, result) in
-                        results[start..end].iter_mut().zip(batch_results.drain(..))
-                    {
-                        *slot = result;
+                    if results.send((run.start, statuses)).is_err() {
+                        return;
                     }
                 }
             });
         }
-    });
+        drop(results);
 
-    results.into_inner().expect("no worker panics")
+        let walked = walk(&mut |files, range| {
+            let mut run = Run {
+                start: range.start,
+                names: Vec::new(),
+                ends: Vec::new(),
+            };
+            for index in range {
+                run.names.extend_from_slice(files.name(index));
+                run.ends.push(run.names.len());
+            }
+            let _ = runs.send(run);
+        });
+        drop(runs);
+
+        let mut statuses: Vec<Option<io::Result<Status>>> = Vec::new();
+        for (start, run) in collected {
+            let end = start + run.len();
+            if statuses.len() < end {
+                statuses.resize_with(end, || None);
+            }
+            for (slot, status) in statuses[start..end].iter_mut().zip(run) {
+                *slot = Some(status);
+            }
+        }
+        let statuses = statuses
+            .into_iter()
+            .map(|status| status.unwrap_or_else(|| Err(io::Error::other("not examined"))))
+            .collect();
+        (walked, statuses)
+    })
+}
+
+/// Examines every file of `files` given its status: trusts, classifies,
+/// and hashes (on every core) what has to be read. `known(i)` tells
+/// whether file `i` has a db entry; `last_scan` is the time the scan that
+/// wrote the db started.
+pub fn examine_all(
+    base: &Path,
+    files: &FileList,
+    statuses: Vec<io::Result<Status>>,
+    known: &(dyn Fn(usize) -> bool + Sync),
+    last_scan: i64,
+) -> Vec<Examined> {
+    let mut results = Vec::with_capacity(files.len());
+    let mut to_read = Vec::new();
+    for (index, status) in statuses.into_iter().enumerate() {
+        match judge(status, known(index), last_scan) {
+            Some(result) => results.push(result),
+            None => {
+                to_read.push(index);
+                results.push(Examined::Trusted);
+            }
+        }
+    }
+    if to_read.is_empty() {
+        return results;
+    }
+
+    const BATCH: usize = 64;
+    let next_batch = AtomicUsize::new(0);
+    let hashed = Mutex::new(Vec::with_capacity(to_read.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..workers() {
+            scope.spawn(|| {
+                let mut buffer = vec![0u8; 128 * 1024];
+                let mut batch = Vec::with_capacity(BATCH);
+                loop {
+                    let start = next_batch.fetch_add(BATCH, Ordering::Relaxed);
+                    if start >= to_read.len() {
+                        break;
+                    }
+                    for &index in &to_read[start..(start + BATCH).min(to_read.len())] {
+                        let path = under(base, files.name(index));
+                        batch.push((index, read(&path, &mut buffer)));
+                    }
+                    hashed.lock().expect("no worker panics").append(&mut batch);
+                }
+            });
+        }
+    });
+    for (index, result) in hashed.into_inner().expect("no worker panics") {
+        results[index] = result;
+    }
+    results
+}
+
+fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(16)
 }
 
 /// `name` below `base`, without a `./` the kernel would have to look up
@@ -164,33 +249,28 @@ fn stat_at(dir: &File, name: &[u8]) -> io::Result<Status> {
     })
 }
 
-/// Examines one file, given what `stat` said of it; `path` is only made
-/// when the file has to be read.
-pub fn examine(
-    path: &dyn Fn() -> PathBuf,
-    status: io::Result<Status>,
-    known: bool,
-    last_scan: i64,
-    buffer: &mut [u8],
-) -> Examined {
-    let unreadable =
-        |error: io::Error| Examined::Unreadable(error.kind(), error.to_string());
-
+/// Decides what a file is from its status alone; `None` when it has to
+/// be read.
+fn judge(status: io::Result<Status>, known: bool, last_scan: i64) -> Option<Examined> {
     let status = match status {
         Ok(status) => status,
-        Err(error) => return unreadable(error),
+        Err(error) => return Some(unreadable(error)),
     };
     if !status.is_file {
-        return Examined::NotRegular;
+        return Some(Examined::NotRegular);
     }
     if known && status.mtime < last_scan && status.ctime < last_scan {
-        return Examined::Trusted;
+        return Some(Examined::Trusted);
     }
     if status.len == 0 {
-        return Examined::Empty;
+        return Some(Examined::Empty);
     }
+    None
+}
 
-    let mut file = match open_noatime(&path()) {
+/// Reads and hashes one file.
+fn read(path: &Path, buffer: &mut [u8]) -> Examined {
+    let mut file = match open_noatime(path) {
         Ok(file) => file,
         Err(error) => return unreadable(error),
     };
@@ -199,6 +279,10 @@ pub fn examine(
         Ok(hashed) => Examined::Hashed(hashed.hash),
         Err(error) => unreadable(error),
     }
+}
+
+fn unreadable(error: io::Error) -> Examined {
+    Examined::Unreadable(error.kind(), error.to_string())
 }
 
 /// Opens for reading without updating the access time where the kernel

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::db::{self, Db, DbError};
 use crate::diff::{self, Command, DiffOptions, NameIndex, Skipped};
-use crate::examine::examine_all;
+use crate::examine::{examine_all, stat_while_walking};
 use crate::walk::{WalkError, WalkWarning, Walker};
 
 /// What to scan and how.
@@ -84,25 +84,59 @@ pub fn scan(
     request: &ScanRequest,
     emit: &mut dyn FnMut(Command<'_>),
 ) -> Result<ScanSummary, ScanError> {
-    let old_db = Db::load(&request.db_file)?;
-    let last_scan = db::load_mtime(&db::with_suffix(&request.db_file, ".mtime"))?;
-    let names = NameIndex::new();
     let started_at = unix_now();
 
-    let mut walk_warnings = Vec::new();
-    let knows_messages_below = |prefix: &[u8]| names.has_prefix(&old_db, prefix);
+    // The db is read while the folders are walked, and files are stat'ed
+    // as soon as their folder is listed: a rescan is mostly waiting on
+    // the kernel, and this keeps every core at it.
     let walker = Walker {
-        knows_messages_below: Some(&knows_messages_below),
         base: &request.base,
         roots: &request.roots,
         excludes: &request.excludes,
     };
-    let files = walker.messages(&mut walk_warnings)?;
+    let mut walk_warnings = Vec::new();
+    let (loaded, (walked, statuses)) = std::thread::scope(|scope| {
+        let loading = scope.spawn(|| -> Result<(Db, i64), DbError> {
+            let db = Db::load(&request.db_file)?;
+            let last_scan = db::load_mtime(&db::with_suffix(&request.db_file, ".mtime"))?;
+            Ok((db, last_scan))
+        });
+        let walked = stat_while_walking(&request.base, |listed| {
+            walker.messages_with(&mut walk_warnings, listed)
+        });
+        (
+            loading.join().expect("loading the db does not panic"),
+            walked,
+        )
+    });
+    let (old_db, last_scan) = loaded?;
+    let files = walked?;
+    let names = NameIndex::new();
+
+    // A symlinked folder that cannot be reached is an error when the db
+    // knew messages below it (an unmounted disk, say): otherwise they
+    // would all look deleted.
+    for warning in &walk_warnings {
+        if let WalkWarning::BrokenSymlink { path } = warning {
+            let mut below = path.clone();
+            below.push(b'/');
+            if names.has_prefix(&old_db, &below) {
+                return Err(ScanError::Walk(WalkError::FolderUnreadable {
+                    path: path.clone(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "the symlinked folder cannot be reached",
+                    ),
+                }));
+            }
+        }
+    }
 
     let known = names.known_entries(&old_db, &files);
     let examined = examine_all(
         &request.base,
         &files,
+        statuses,
         &|index| known[index].is_some(),
         last_scan,
     );

@@ -12,6 +12,7 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
 use std::io;
+use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -111,9 +112,6 @@ impl fmt::Display for WalkError {
 
 impl std::error::Error for WalkError {}
 
-/// Answers whether the last sync knew messages below a folder path.
-pub type KnowsMessagesBelow<'a> = dyn Fn(&[u8]) -> bool + Sync + 'a;
-
 /// What to walk and how.
 pub struct Walker<'a> {
     /// The folder names are relative to.
@@ -122,12 +120,6 @@ pub struct Walker<'a> {
     /// Folders whose path matches one of these (fnmatch, no flags) are
     /// skipped with everything below them.
     pub excludes: &'a [Vec<u8>],
-    /// Whether the last sync knew messages below a folder path (given
-    /// with a trailing `/`). A symlinked folder that cannot be reached
-    /// fails the walk when it did, since its messages would otherwise look
-    /// deleted (an unmounted disk, say); when it did not, it is only
-    /// reported.
-    pub knows_messages_below: Option<&'a KnowsMessagesBelow<'a>>,
 }
 
 impl Walker<'_> {
@@ -136,8 +128,25 @@ impl Walker<'_> {
         &self,
         warnings: &mut Vec<WalkWarning>,
     ) -> Result<FileList, WalkError> {
+        self.messages_with(warnings, &mut |_, _| {})
+    }
+
+    /// Lists every candidate message, handing each run of files listed
+    /// together (indices into the list) to `listed` as soon as it is
+    /// known, so that work on them can start while the walk goes on.
+    pub fn messages_with(
+        &self,
+        warnings: &mut Vec<WalkWarning>,
+        listed: &mut dyn FnMut(&FileList, Range<usize>),
+    ) -> Result<FileList, WalkError> {
         let mut files = FileList::default();
-        self.walk(&mut Visit::Messages(&mut files), warnings)?;
+        let mut visit = Visit::Messages {
+            files: &mut files,
+            listed,
+            reported: 0,
+        };
+        self.walk(&mut visit, warnings)?;
+        visit.flush();
         Ok(files)
     }
 
@@ -179,7 +188,6 @@ impl Walker<'_> {
 
             let mut state = WalkState {
                 base: self.base,
-                knows_messages_below: self.knows_messages_below,
                 visit,
                 warnings,
                 ancestors: Vec::new(),
@@ -192,13 +200,34 @@ impl Walker<'_> {
 }
 
 enum Visit<'a> {
-    Messages(&'a mut FileList),
+    Messages {
+        files: &'a mut FileList,
+        listed: &'a mut dyn FnMut(&FileList, Range<usize>),
+        /// Files before this index were handed to `listed` already.
+        reported: usize,
+    },
     Folders(&'a mut Vec<Vec<u8>>),
+}
+
+impl Visit<'_> {
+    /// Hands the files listed since the last call to the caller.
+    fn flush(&mut self) {
+        if let Visit::Messages {
+            files,
+            listed,
+            reported,
+        } = self
+        {
+            if files.len() > *reported {
+                listed(files, *reported..files.len());
+                *reported = files.len();
+            }
+        }
+    }
 }
 
 struct WalkState<'a, 'b> {
     base: &'a Path,
-    knows_messages_below: Option<&'a KnowsMessagesBelow<'a>>,
     visit: &'a mut Visit<'b>,
     warnings: &'a mut Vec<WalkWarning>,
     /// (device, inode) of the folders from the root down to here.
@@ -258,9 +287,11 @@ impl WalkState<'_, '_> {
             } else if file_type.is_dir() {
                 if name.as_bytes() != b"tmp" {
                     let metadata = entry.metadata().map_err(unreadable)?;
+                    self.visit.flush();
                     self.folder(child.clone(), &metadata, excludes, reported_loops)?;
                 }
             } else if file_type.is_symlink() {
+                self.visit.flush();
                 self.symlink(
                     &child,
                     name.as_bytes(),
@@ -275,6 +306,7 @@ impl WalkState<'_, '_> {
                 self.message(&child);
             }
         }
+        self.visit.flush();
         self.ancestors.pop();
         Ok(())
     }
@@ -298,19 +330,11 @@ impl WalkState<'_, '_> {
             // decides what to keep.
             _ if holds_messages => self.message(path),
             Ok(_) => {}
-            Err(source) => {
-                let mut below = path.to_vec();
-                below.push(b'/');
-                if self.knows_messages_below.is_some_and(|knows| knows(&below)) {
-                    return Err(WalkError::FolderUnreadable {
-                        path: path.to_vec(),
-                        source,
-                    });
-                }
-                self.warnings.push(WalkWarning::BrokenSymlink {
-                    path: path.to_vec(),
-                });
-            }
+            // Whether this was a folder of known messages (an unmounted
+            // disk, say) only the db can tell: the scan decides.
+            Err(_) => self.warnings.push(WalkWarning::BrokenSymlink {
+                path: path.to_vec(),
+            }),
         }
         Ok(())
     }
@@ -322,7 +346,7 @@ impl WalkState<'_, '_> {
             });
             return;
         }
-        if let Visit::Messages(files) = self.visit {
+        if let Visit::Messages { files, .. } = self.visit {
             files.push(path);
         }
     }

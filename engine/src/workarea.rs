@@ -66,7 +66,6 @@ pub fn local_folders(home: &Path, config: &Config) -> Result<Vec<Vec<u8>>, WalkE
         base: home,
         roots: &roots,
         excludes: &excludes,
-        knows_messages_below: None,
     };
     walker.message_folders(&mut Vec::new())
 }

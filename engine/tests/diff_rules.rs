@@ -45,7 +45,6 @@ impl Tree {
         let roots = [b"M".to_vec()];
         let mut warnings = Vec::new();
         let files = Walker {
-            knows_messages_below: None,
             base: dir.path(),
             roots: &roots,
             excludes: &[],

@@ -267,7 +267,6 @@ fn list_folders(
 ) -> Result<(), Failure> {
     let mut warnings = Vec::new();
     let walker = Walker {
-        knows_messages_below: None,
         base: Path::new("."),
         roots,
         excludes,
