@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::protocol::client::Translator;
 use crate::protocol::Failure;
 use crate::sync::remote_command;
+use crate::url;
 use crate::workarea;
 
 /// One folder and what the translators make of it.
@@ -43,6 +44,30 @@ impl CheckReport {
             .filter_map(|side| side.as_ref().ok())
             .flatten()
             .find(|t| !t.holds())
+    }
+}
+
+/// Whether `folder` lies below one of the mailbox `roots` (`%20`-encoded).
+fn inside(folder: &str, roots: &[String]) -> bool {
+    roots.iter().any(|root| {
+        let root = String::from_utf8_lossy(&url::decode(root.as_bytes())).into_owned();
+        let root = root.trim_end_matches('/');
+        folder.len() > root.len()
+            && folder.starts_with(root)
+            && folder[root.len()..].starts_with('/')
+    })
+}
+
+impl CheckReport {
+    /// The first folder whose translation lands outside the other side's
+    /// mailboxes: mail for it would be written somewhere unexpected.
+    pub fn first_misplaced<'a>(&'a self, config: &Config) -> Option<&'a RoundTrip> {
+        let local = self.local.as_ref().ok().into_iter().flatten();
+        let remote = self.remote.as_ref().ok().into_iter().flatten();
+        local
+            .filter(|trip| !inside(&trip.translated, &config.mailbox_remote))
+            .chain(remote.filter(|trip| !inside(&trip.translated, &config.mailbox_local)))
+            .next()
     }
 }
 

@@ -69,8 +69,28 @@ impl Config {
         home.join(".smd").join(format!("config.{name}"))
     }
 
+    /// Checks an endpoint name: it becomes part of file names in `~/.smd`.
+    pub fn check_name(name: &str) -> Result<(), ConfigError> {
+        let bad = name.is_empty()
+            || name.starts_with(['-', '.'])
+            || name
+                .chars()
+                .any(|c| c == '/' || c.is_whitespace() || c.is_control());
+        if bad {
+            return Err(ConfigError::Invalid {
+                path: PathBuf::from(format!("config.{name}")),
+                reason:
+                    "an endpoint name is a plain word: letters, digits, '-', '_' or '.', \
+                         not starting with '-' or '.'"
+                        .to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// Reads and checks `~/.smd/config.NAME`.
     pub fn load(home: &Path, name: &str) -> Result<Config, ConfigError> {
+        Config::check_name(name)?;
         let path = Config::path_for(home, name);
         if !path.exists() {
             return Err(ConfigError::Missing { path });
@@ -188,6 +208,8 @@ impl Config {
     /// Writes the commented template for a new endpoint, without replacing
     /// an existing file.
     pub fn write_template(home: &Path, name: &str) -> io::Result<PathBuf> {
+        Config::check_name(name)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let path = Config::path_for(home, name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
@@ -277,6 +299,9 @@ fn source(path: &Path, home: &Path) -> Result<Vec<String>, ConfigError> {
             reason: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         });
     }
+    // What the file printed goes to our stderr, as it would have with smd
+    // 1.3 (which sourced the file in the tool's own shell).
+    let _ = io::Write::write_all(&mut io::stderr(), &output.stderr);
 
     let values: Vec<String> = output
         .stdout

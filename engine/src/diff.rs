@@ -431,7 +431,10 @@ impl Default for NameIndex {
 /// each command in order (DELETEs last), and returns the new db.
 ///
 /// `known[i]` is the db entry of file `i`, if any; `examined[i]` is what
-/// examining it found; `repeated` are db entries that repeat a name.
+/// examining it found; `repeated` are db entries that repeat a name;
+/// `excluded` are db entries below a folder the scan was told to skip:
+/// they are kept as they are, since leaving a folder out of the sync must
+/// not delete it on the other side.
 /// Nothing is emitted when the deletion guard refuses the diff.
 #[allow(clippy::too_many_arguments)]
 pub fn diff<'a>(
@@ -439,6 +442,7 @@ pub fn diff<'a>(
     files: &'a FileList,
     known: &[Option<u32>],
     repeated: &[u32],
+    excluded: &[u32],
     examined: &[Examined],
     options: DiffOptions,
     emit: &mut dyn FnMut(Command<'_>),
@@ -446,6 +450,9 @@ pub fn diff<'a>(
     let mut fates = vec![Fate::Gone; db.len()];
     for &entry in repeated {
         fates[entry as usize] = Fate::Repeated;
+    }
+    for &entry in excluded {
+        fates[entry as usize] = Fate::Present;
     }
     let mut skipped = Vec::new();
 

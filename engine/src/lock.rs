@@ -77,8 +77,9 @@ impl Lock {
             let holder = fs::read_to_string(path)
                 .ok()
                 .and_then(|t| t.trim().parse::<u32>().ok());
+            let written = fs::metadata(path).and_then(|m| m.modified()).ok();
             match holder {
-                Some(pid) if is_alive(pid) && pid != std::process::id() => {
+                Some(pid) if holds(pid, written) && pid != std::process::id() => {
                     return Err(LockError::Held {
                         path: path.to_owned(),
                         pid,
@@ -102,9 +103,45 @@ impl Drop for Lock {
     }
 }
 
-/// Whether a process with this pid exists.
-fn is_alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
+/// Whether the process `pid` can be the one that wrote the lock at
+/// `written`: it exists, and it did not start after the lock was written
+/// (a pid reused after a reboot is not the holder).
+fn holds(pid: u32, written: Option<std::time::SystemTime>) -> bool {
+    if !Path::new("/proc").join(pid.to_string()).exists() {
+        return false;
+    }
+    match (started_at(pid), written) {
+        (Some(started), Some(written)) => {
+            started <= written + std::time::Duration::from_secs(2)
+        }
+        _ => true,
+    }
+}
+
+/// When process `pid` started, from /proc.
+fn started_at(pid: u32) -> Option<std::time::SystemTime> {
+    // Field 22 of /proc/PID/stat, counted after the command name (which
+    // may hold spaces, so from the last ')'), in clock ticks since boot.
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let ticks: u64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
+    let boot: u64 = fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("btime ")?.trim().parse().ok())?;
+    let seconds = boot as f64 + ticks as f64 / clock_ticks_per_second();
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(seconds))
+}
+
+#[allow(unsafe_code)]
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a system setting.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +165,32 @@ mod tests {
             Err(LockError::Held { pid: 1, .. }) => {}
             other => panic!("expected the lock to be held, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_pid_that_started_after_the_lock_was_written_is_not_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        // Written long ago by a process that is gone; since then the pid
+        // went to a process started now (this test's own child).
+        let mut newcomer = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        fs::write(&path, newcomer.id().to_string()).unwrap();
+        let long_ago =
+            std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+
+        let lock = Lock::acquire(&path);
+        let _ = newcomer.kill();
+        let _ = newcomer.wait();
+        assert!(lock.is_ok(), "a reused pid was taken for the holder");
     }
 
     #[test]

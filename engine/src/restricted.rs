@@ -477,7 +477,7 @@ mod tests {
     fn files_written_on_request_stay_inside_dot_smd() {
         allowed("smd-server --dump-stdin ~/.smd/rename-db c Mail");
         allowed("smd-server --dump-stdin .smd/rename-db c Mail");
-        allowed("smd-server --no-move --stop-after-diff --override-db /home/user/.smd/r c Mail");
+        allowed("smd-server --no-move --stop-after-diff --override-db /home/user/.smd/r.db.txt c Mail");
         allowed("smd-client --override-db ~/.smd/rename-db c Mail");
 
         for line in [

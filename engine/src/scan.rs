@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::db::{self, Db, DbError};
 use crate::diff::{self, Command, DiffOptions, NameIndex, Skipped};
 use crate::examine::{examine_all, stat_while_walking};
+use crate::fnmatch::fnmatch;
 use crate::walk::{WalkError, WalkWarning, Walker};
 
 /// What to scan and how.
@@ -84,7 +85,11 @@ pub fn scan(
     request: &ScanRequest,
     emit: &mut dyn FnMut(Command<'_>),
 ) -> Result<ScanSummary, ScanError> {
-    let started_at = unix_now();
+    // One second earlier than now: file times come from the kernel's
+    // coarse clock, which may still show the previous second for a few
+    // milliseconds, and a change made right after the scan started must
+    // not look older than it.
+    let started_at = unix_now() - 1;
 
     // The db is read while the folders are walked, and files are stat'ed
     // as soon as their folder is listed: a rescan is mostly waiting on
@@ -143,11 +148,13 @@ pub fn scan(
 
     let mut commands = 0;
     let repeated = names.repeated(&old_db, &known);
+    let excluded = excluded_entries(&old_db, &known, &request.excludes);
     let outcome = diff::diff(
         &old_db,
         &files,
         &known,
         &repeated,
+        &excluded,
         &examined,
         request.options,
         &mut |c| {
@@ -175,6 +182,27 @@ pub fn scan(
         table_bytes,
         new_db_len: outcome.db.len(),
     })
+}
+
+/// The db entries no file matched that lie below an excluded folder.
+fn excluded_entries(db: &Db, known: &[Option<u32>], excludes: &[Vec<u8>]) -> Vec<u32> {
+    if excludes.is_empty() {
+        return Vec::new();
+    }
+    let mut matched = vec![false; db.len()];
+    for entry in known.iter().flatten() {
+        matched[*entry as usize] = true;
+    }
+    let below_excluded = |name: &[u8]| {
+        name.iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'/')
+            .any(|(at, _)| excludes.iter().any(|pattern| fnmatch(pattern, &name[..at])))
+    };
+    (0..db.len())
+        .filter(|&entry| !matched[entry] && below_excluded(db.name(entry)))
+        .map(|entry| entry as u32)
+        .collect()
 }
 
 fn save(

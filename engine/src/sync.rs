@@ -214,10 +214,14 @@ impl<'a> Run<'a> {
             hooks::run_hooks(self.home, "post", what, name, exit_code, &client_log)
         {
             // As with smd 1.3, a failing post hook ends the run with its
-            // code and no report.
+            // code instead of the report; unlike it, we say so.
             return Ok(SyncOutcome {
                 exit_code: failed.code,
-                report: Vec::new(),
+                report: vec![format!(
+                    "the hook {} failed with exit code {}",
+                    failed.hook.display(),
+                    failed.code
+                )],
                 failure,
                 stats,
                 remote_tags: self.remote_tags(),
@@ -281,37 +285,55 @@ impl<'a> Run<'a> {
         let (mut reader, mut writer) = wire_up(remote_out, remote_in, traffic);
         let mut log = client_log;
 
-        let (local_ok, failure, stats) = match self.direction {
+        let (local_ok, mut failure, stats, would_fetch) = match self.direction {
             Direction::Pull => {
                 let options = self.client_options();
                 let outcome =
                     run_client(&options, &mut reader, &mut writer, &mut log, &mut |p| {
                         events(SyncEvent::Applying(p))
                     });
-                log_outcome(
-                    log,
-                    outcome.failure.as_ref(),
-                    Some(&outcome.stats),
-                    options.dry_run,
-                    &outcome.would_fetch,
-                );
                 let ok = outcome.failure.is_none();
-                (ok, outcome.failure, Some(outcome.stats))
+                (
+                    ok,
+                    outcome.failure,
+                    Some(outcome.stats),
+                    outcome.would_fetch,
+                )
             }
             Direction::Push => {
                 let options = self.server_options(mail_base);
                 let outcome = serve(&options, &mut reader, &mut writer, &mut log);
-                log_outcome(log, outcome.failure.as_ref(), None, false, &[]);
                 let ok = outcome.exit == ServerExit::Done;
-                (ok, outcome.failure, None)
+                (ok, outcome.failure, None, Vec::new())
             }
         };
 
         let _ = writer.flush();
         drop(writer);
         drop(reader);
-        let remote_ok = wait_briefly(&mut remote);
-        Ok((local_ok && remote_ok, failure, stats))
+        let remote_status = wait_briefly(&mut remote);
+
+        // The shell's "command not found": say so instead of blaming the
+        // network, since retrying will not help.
+        if remote_status == Some(127) {
+            let program = self.direction.programs().1;
+            failure = Some(Failure::new(
+                format!(
+                    "{program} was not found on {}: install smd-rs there, in a folder on \
+                     the PATH of non-interactive ssh sessions",
+                    config.server_name
+                ),
+                Tags::new("ssh", "remote-program-missing", true),
+            ));
+        }
+        log_outcome(
+            log,
+            failure.as_ref(),
+            stats.as_ref(),
+            self.options.dry_run,
+            &would_fetch,
+        );
+        Ok((local_ok && remote_status == Some(0), failure, stats))
     }
 
     fn client_options(&self) -> ClientOptions {
@@ -596,18 +618,20 @@ impl<W: Write> Write for TeeWrite<W> {
 
 /// Waits for the remote side to end once its streams are closed; one that
 /// lingers is stopped.
-fn wait_briefly(child: &mut Child) -> bool {
+/// Returns its exit code, `None` when it had to be stopped or died of a
+/// signal.
+fn wait_briefly(child: &mut Child) -> Option<i32> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match child.try_wait() {
-            Ok(Some(status)) => return status.success(),
+            Ok(Some(status)) => return status.code(),
             Ok(None) if Instant::now() < deadline => {
                 thread::sleep(Duration::from_millis(20))
             }
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return false;
+                return None;
             }
         }
     }

@@ -92,6 +92,12 @@ pub enum ConfigError {
         config: PathBuf,
         variable: &'static str,
     },
+    /// A root written with shell expansion (`$VAR`, backquotes), which is
+    /// not evaluated here and would name a folder literally called so.
+    ShellExpansion {
+        config: PathBuf,
+        variable: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -101,6 +107,12 @@ impl fmt::Display for ConfigError {
                 f,
                 "{} sets neither {variable} nor MAILBOX; set one of them to the \
                  mailbox root (relative to $HOME)",
+                config.display()
+            ),
+            ConfigError::ShellExpansion { config, variable } => write!(
+                f,
+                "{} sets {variable} with shell expansion ($ or `), which smd-translate \
+                 does not evaluate; write the folder name literally",
                 config.display()
             ),
         }
@@ -132,6 +144,12 @@ impl Roots {
         }
 
         let root = |value: Option<&[u8]>, variable| match value.or(mailbox) {
+            Some(value) if value.iter().any(|&b| b == b'$' || b == b'`') => {
+                Err(ConfigError::ShellExpansion {
+                    config: config.to_owned(),
+                    variable,
+                })
+            }
             Some(value) => Ok(url::decode(normalize(value))),
             None => Err(ConfigError::MissingRoot {
                 config: config.to_owned(),

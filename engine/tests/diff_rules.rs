@@ -111,6 +111,7 @@ fn run<'a>(
         &tree.files,
         &known,
         &repeated,
+        &[],
         &examined,
         options,
         &mut |c| {
@@ -698,6 +699,7 @@ fn guarded(
         db,
         &tree.files,
         &known,
+        &[],
         &[],
         &examined,
         options,

@@ -73,6 +73,13 @@ fn run(name: &str) -> Result<(), String> {
         &report.remote,
     );
 
+    if let Some(misplaced) = report.first_misplaced(&config) {
+        return Err(format!(
+            "'{}' translates to '{}', which is outside the other side's mailboxes: fix \
+             the translators (or the MAILBOX settings)",
+            misplaced.folder, misplaced.translated
+        ));
+    }
     if let Some(broken) = report.first_broken() {
         return Err(format!(
             "the round trip of '{}' gives '{}' (through '{}'): fix the translators, or \

@@ -126,6 +126,22 @@ pub fn path_inside_smd_dir(home: &Path, given: &str) -> Result<PathBuf, String> 
         return Err(outside());
     }
 
+    // Only db-files: ~/.smd also holds configs, hooks and the schedule,
+    // which smd runs or sources, and a key restricted to smd-server must
+    // not be able to write those.
+    let is_db_file = expanded.parent() == Some(smd_dir.as_path())
+        && expanded
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|name| name == "rename-db" || name.ends_with(".db.txt"));
+    if !is_db_file {
+        return Err(format!(
+            "'{given}' is not a db-file in {}: only rename-db and *.db.txt files there are \
+             accepted",
+            smd_dir.display()
+        ));
+    }
+
     // The text is inside; so must be what it resolves to, through any
     // symlink on the way (smd 1.3's workarea is made of symlinks).
     if expanded
@@ -264,8 +280,8 @@ mod tests {
             PathBuf::from("/home/u/.smd/x.db.txt")
         );
         assert_eq!(
-            path_inside_smd_dir(home, ".smd/y").unwrap(),
-            PathBuf::from("/home/u/.smd/y")
+            path_inside_smd_dir(home, ".smd/rename-db").unwrap(),
+            PathBuf::from("/home/u/.smd/rename-db")
         );
         for bad in [
             "/etc/passwd",
@@ -273,6 +289,9 @@ mod tests {
             "~/.smd/../.bashrc",
             "~/.smd",
             "x",
+            "~/.smd/config.evil",
+            "~/.smd/hooks/pre-pull.d/x.db.txt",
+            "~/.smd/loop",
         ] {
             assert!(path_inside_smd_dir(home, bad).is_err(), "{bad} accepted");
         }
@@ -291,6 +310,6 @@ mod tests {
         assert!(path_inside_smd_dir(&home, "~/.smd/workarea/evil").is_err());
         assert!(path_inside_smd_dir(&home, "~/.smd/link").is_err());
         assert!(path_inside_smd_dir(&home, "~/.smd/rename-db").is_ok());
-        assert!(path_inside_smd_dir(&home, "~/.smd/new/folder/db").is_ok());
+        assert!(path_inside_smd_dir(&home, "~/.smd/workarea/x.db.txt").is_err());
     }
 }
