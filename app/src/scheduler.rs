@@ -1,0 +1,687 @@
+//! The sync loop, in a background thread: what `smd-loop` does, for the
+//! applet.
+//!
+//! The thread reads `~/.smd/loop` (the same file and format as smd-loop),
+//! runs the engine's pull and push at the minutes it asks for, and reports
+//! typed [`Event`]s to the GTK main loop over an async channel; the GTK
+//! side sends [`Command`]s back. Each run takes `~/.smd/lock` like the
+//! command-line tools, so a manual smd-pull and the applet never overlap:
+//! a held lock means "busy", retried at the job's next slot.
+//!
+//! All runs happen on this one thread. That matters: the lock file holds
+//! a pid, so two runs of the same process would not exclude each other.
+//!
+//! The decisions (which jobs are due, what a failure means for the next
+//! ones) are in [`Planner`] and [`classify`], pure and tested; the thread
+//! only waits, runs and reports.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use smd::checkconf::{self, CheckReport};
+use smd::config::Config;
+use smd::lock::Lock;
+use smd::schedule::{Direction, Job, Schedule};
+use smd::sync::{self, SyncEvent, SyncOptions, SyncOutcome};
+use smd::tags::{Stats, Tags};
+
+use crate::actions::{Mailboxes, Side};
+
+/// What the GTK side asks of the loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run every job of the schedule once, now (also when paused, and
+    /// also for endpoints stopped by an error: the person asked).
+    SyncNow,
+    /// Run one job now: a retry or an inverse sync from the error window.
+    Run(Job),
+    Pause,
+    Resume,
+    /// Whether the network is up.
+    Network(bool),
+    /// The machine woke up from suspend: catch up once.
+    Resumed,
+    /// Read `~/.smd/loop` again (it was edited).
+    ReloadSchedule,
+    /// Check an endpoint's configuration (smd-check-conf).
+    Check(String),
+    Quit,
+}
+
+/// What the loop reports.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The schedule was read: its endpoints, or why it cannot be used.
+    Schedule(Result<Vec<String>, String>),
+    Paused(bool),
+    Online(bool),
+    Started(Job),
+    Progress(Job, SyncEvent),
+    Finished(Job, Report),
+    Checked(String, Result<CheckReport, String>),
+    /// The thread ended (after [`Command::Quit`]).
+    Stopped,
+}
+
+/// How a run ended, for deciding what comes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Another smd program holds the lock: try at the next slot, quietly.
+    Busy,
+    /// Likely to work later with no one acting (network, a mailbox being
+    /// changed meanwhile).
+    Transient,
+    /// A person must decide: the endpoint stops until then.
+    NeedsPerson,
+}
+
+/// A finished run, all typed.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub failure: Option<FailureReport>,
+    /// The local client's counters: pulls only, so new-mail counts never
+    /// come from the server's side.
+    pub stats: Option<Stats>,
+}
+
+/// A failure as the error window needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureReport {
+    /// Whose failure it is: a remote one's paths are the server's.
+    pub side: Side,
+    /// The technical text (engine message, or the remote side's errors).
+    pub message: String,
+    pub tags: Tags,
+    /// The endpoint's local mailboxes, for checking action paths.
+    pub mailboxes: Mailboxes,
+}
+
+/// Reads a finished run: which side failed, why, and what it means.
+pub fn classify(outcome: &SyncOutcome, mailboxes: &Mailboxes) -> Report {
+    if outcome.exit_code == 0 {
+        return Report {
+            outcome: Outcome::Done,
+            failure: None,
+            stats: outcome.stats.clone(),
+        };
+    }
+    let remote_text = || {
+        let lines: Vec<&str> = outcome
+            .report
+            .iter()
+            .map(String::as_str)
+            .filter(|line| !line.contains("TAGS:"))
+            .collect();
+        lines.join("\n")
+    };
+    let (side, message, tags) = match (&outcome.failure, &outcome.remote_tags) {
+        // The local side only saw the connection drop: the server's own
+        // report says why.
+        (Some(local), Some(remote)) if local.tags.cause == "network" => {
+            (Side::Remote, remote_text(), remote.clone())
+        }
+        (Some(local), _) => (Side::Local, local.message.clone(), local.tags.clone()),
+        (None, Some(remote)) => (Side::Remote, remote_text(), remote.clone()),
+        // Nobody said anything: ssh most likely could not connect, which
+        // is what smd-pull assumes too.
+        (None, None) => (Side::Remote, remote_text(), Tags::retry("ssh", "network")),
+    };
+    let kind = if tags.cause == "another-instance-is-running" {
+        Outcome::Busy
+    } else if tags.is_retriable() {
+        Outcome::Transient
+    } else {
+        Outcome::NeedsPerson
+    };
+    Report {
+        outcome: kind,
+        failure: Some(FailureReport {
+            side,
+            message,
+            tags,
+            mailboxes: mailboxes.clone(),
+        }),
+        stats: outcome.stats.clone(),
+    }
+}
+
+/// The loop's decisions, without threads or clocks.
+#[derive(Debug, Default)]
+pub struct Planner {
+    schedule: Schedule,
+    /// The last minute slot run; 0 before the first.
+    minute: u64,
+    paused: bool,
+    online: bool,
+    /// A catch-up after suspend waits for the network.
+    catch_up_pending: bool,
+    /// Endpoints stopped by an error that needs a person.
+    blocked: BTreeSet<String>,
+}
+
+impl Planner {
+    pub fn new(schedule: Schedule) -> Planner {
+        Planner {
+            schedule,
+            online: true,
+            ..Planner::default()
+        }
+    }
+
+    pub fn set_schedule(&mut self, schedule: Schedule) {
+        self.schedule = schedule;
+    }
+
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+    }
+
+    pub fn is_blocked(&self, endpoint: &str) -> bool {
+        self.blocked.contains(endpoint)
+    }
+
+    /// The jobs of the next minute slot. As with smd-loop the counter
+    /// starts at 1, and slots where nothing would run are skipped until the
+    /// first job has run, so the first runs start at once whatever their
+    /// frequency. Paused: nothing. Offline: only endpoints that need no
+    /// network. Endpoints waiting for a person are left out.
+    pub fn tick(&mut self, needs_network: &dyn Fn(&str) -> bool) -> Vec<Job> {
+        self.minute += 1;
+        if self.minute == 1 {
+            let longest = self
+                .schedule
+                .entries
+                .iter()
+                .flat_map(|e| [e.pull_minutes, e.push_minutes])
+                .max()
+                .unwrap_or(0);
+            while self.schedule.due(self.minute).is_empty() && self.minute < longest {
+                self.minute += 1;
+            }
+        }
+        let due = self.schedule.due(self.minute);
+        self.runnable(due, needs_network)
+    }
+
+    fn runnable(&self, jobs: Vec<Job>, needs_network: &dyn Fn(&str) -> bool) -> Vec<Job> {
+        if self.paused {
+            return Vec::new();
+        }
+        jobs.into_iter()
+            .filter(|job| !self.blocked.contains(&job.endpoint))
+            .filter(|job| self.online || !needs_network(&job.endpoint))
+            .collect()
+    }
+
+    /// "Sync now": everything, once; the person asked, so stopped
+    /// endpoints are tried again too.
+    pub fn sync_now(&mut self) -> Vec<Job> {
+        self.blocked.clear();
+        self.schedule.all()
+    }
+
+    /// After suspend: everything not stopped, at once, or when the network
+    /// is back.
+    pub fn resumed(&mut self, needs_network: &dyn Fn(&str) -> bool) -> Vec<Job> {
+        if !self.online {
+            self.catch_up_pending = true;
+            return Vec::new();
+        }
+        self.runnable(self.schedule.all(), needs_network)
+    }
+
+    /// The network came or went; returns a pending catch-up.
+    pub fn set_online(
+        &mut self,
+        online: bool,
+        needs_network: &dyn Fn(&str) -> bool,
+    ) -> Vec<Job> {
+        self.online = online;
+        if online && std::mem::take(&mut self.catch_up_pending) {
+            return self.runnable(self.schedule.all(), needs_network);
+        }
+        Vec::new()
+    }
+
+    /// Records how a run of `job` ended.
+    pub fn finished(&mut self, job: &Job, outcome: Outcome) {
+        match outcome {
+            Outcome::Done => {
+                self.blocked.remove(&job.endpoint);
+            }
+            Outcome::NeedsPerson => {
+                self.blocked.insert(job.endpoint.clone());
+            }
+            // The job's next slot is its retry.
+            Outcome::Busy | Outcome::Transient => {}
+        }
+    }
+}
+
+/// How the loop thread is set up.
+#[derive(Debug, Clone)]
+pub struct LoopOptions {
+    pub home: PathBuf,
+    /// 60 seconds, except in tests.
+    pub minute: Duration,
+    /// Start paused (the person paused before quitting, or a test).
+    pub paused: bool,
+}
+
+impl LoopOptions {
+    /// The real setting: a minute is 60 seconds unless
+    /// `SMD_LOOP_MINUTE_SECONDS` (smd-loop's test knob) says otherwise.
+    pub fn for_home(home: PathBuf) -> LoopOptions {
+        let minute = std::env::var("SMD_LOOP_MINUTE_SECONDS")
+            .ok()
+            .and_then(|text| text.parse::<f64>().ok())
+            .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
+            .map_or(Duration::from_secs(60), Duration::from_secs_f64);
+        LoopOptions {
+            home,
+            minute,
+            paused: false,
+        }
+    }
+}
+
+/// The GTK side's end of the loop.
+#[derive(Debug, Clone)]
+pub struct LoopHandle {
+    commands: mpsc::Sender<Command>,
+}
+
+impl LoopHandle {
+    /// Sends a command; a loop that already ended ignores it.
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+}
+
+/// Starts the loop thread.
+pub fn spawn(
+    options: LoopOptions,
+    events: async_channel::Sender<Event>,
+) -> std::io::Result<LoopHandle> {
+    let (commands, receiver) = mpsc::channel();
+    thread::Builder::new()
+        .name("smd-loop".into())
+        .spawn(move || {
+            let mut worker = Worker::new(options, events);
+            worker.run(&receiver);
+        })?;
+    Ok(LoopHandle { commands })
+}
+
+struct Worker {
+    home: PathBuf,
+    minute: Duration,
+    events: async_channel::Sender<Event>,
+    planner: Planner,
+    /// The schedule file's text last read, to report changes only.
+    schedule_text: Option<Result<String, String>>,
+}
+
+impl Worker {
+    fn new(options: LoopOptions, events: async_channel::Sender<Event>) -> Worker {
+        let mut planner = Planner::new(Schedule::default());
+        planner.set_paused(options.paused);
+        Worker {
+            home: options.home,
+            minute: options.minute,
+            events,
+            planner,
+            schedule_text: None,
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        // The GTK side is gone only when the applet quits.
+        let _ = self.events.send_blocking(event);
+    }
+
+    fn run(&mut self, commands: &mpsc::Receiver<Command>) {
+        self.reload();
+        let mut next_tick = Instant::now();
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match commands.recv_timeout(wait) {
+                Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(command) => self.handle(command),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.reload();
+                    let jobs = self.planner.tick(&|name| needs_network(&self.home, name));
+                    self.run_all(jobs);
+                    next_tick = (next_tick + self.minute).max(Instant::now());
+                }
+            }
+        }
+        self.emit(Event::Stopped);
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::SyncNow => {
+                self.reload();
+                let jobs = self.planner.sync_now();
+                self.run_all(jobs);
+            }
+            Command::Run(job) => self.run_one(&job),
+            Command::Pause | Command::Resume => {
+                let paused = command == Command::Pause;
+                self.planner.set_paused(paused);
+                self.emit(Event::Paused(paused));
+            }
+            Command::Network(online) => {
+                self.emit(Event::Online(online));
+                let jobs = self
+                    .planner
+                    .set_online(online, &|name| needs_network(&self.home, name));
+                self.run_all(jobs);
+            }
+            Command::Resumed => {
+                let jobs = self
+                    .planner
+                    .resumed(&|name| needs_network(&self.home, name));
+                self.run_all(jobs);
+            }
+            Command::ReloadSchedule => self.reload(),
+            Command::Check(name) => {
+                let result = self.check(&name);
+                self.emit(Event::Checked(name, result));
+            }
+            Command::Quit => {}
+        }
+    }
+
+    /// Reads `~/.smd/loop`, reporting it when it changed.
+    fn reload(&mut self) {
+        let path = schedule_path(&self.home);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => Ok(text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                Ok(String::new())
+            }
+            Err(error) => Err(format!("{}: {error}", path.display())),
+        };
+        if self.schedule_text.as_ref() == Some(&text) {
+            return;
+        }
+        let parsed = text.clone().and_then(|t| {
+            Schedule::parse(&t).map_err(|e| format!("{}: {e}", path.display()))
+        });
+        self.schedule_text = Some(text);
+        match parsed {
+            Ok(schedule) => {
+                let mut names: Vec<String> = schedule
+                    .entries
+                    .iter()
+                    .map(|e| e.endpoint.clone())
+                    .collect();
+                names.dedup();
+                self.planner.set_schedule(schedule);
+                self.emit(Event::Schedule(Ok(names)));
+            }
+            // A broken file keeps the last good schedule running.
+            Err(message) => self.emit(Event::Schedule(Err(message))),
+        }
+    }
+
+    /// Runs a batch of jobs in order. As with smd-loop, an error that
+    /// needs a person stops the rest of its endpoint's batch: a push
+    /// after a failed pull could undo what the person has to decide.
+    fn run_all(&mut self, jobs: Vec<Job>) {
+        for job in jobs {
+            if !self.planner.is_blocked(&job.endpoint) {
+                self.run_one(&job);
+            }
+        }
+    }
+
+    fn run_one(&mut self, job: &Job) {
+        self.emit(Event::Started(job.clone()));
+        let report = self.run_job(job);
+        self.planner.finished(job, report.outcome);
+        self.emit(Event::Finished(job.clone(), report));
+    }
+
+    fn run_job(&self, job: &Job) -> Report {
+        let config = match Config::load(&self.home, &job.endpoint) {
+            Ok(config) => config,
+            Err(error) => return config_failure(error.to_string()),
+        };
+        let mailboxes = Mailboxes::of(&self.home, &config);
+        let direction = match job.direction {
+            Direction::Pull => sync::Direction::Pull,
+            Direction::Push => sync::Direction::Push,
+        };
+        let mut report_progress = |event: SyncEvent| {
+            self.emit(Event::Progress(job.clone(), event));
+        };
+        let outcome = sync::run_sync(
+            &self.home,
+            &config,
+            direction,
+            &SyncOptions::default(),
+            &mut report_progress,
+        );
+        let mut report = classify(&outcome, &mailboxes);
+        if job.direction == Direction::Push {
+            report.stats = None;
+        }
+        report
+    }
+
+    /// smd-check-conf, under the same lock as the runs.
+    fn check(&self, name: &str) -> Result<CheckReport, String> {
+        let config = Config::load(&self.home, name).map_err(|e| e.to_string())?;
+        let _lock =
+            Lock::acquire(&Lock::path_in(&self.home)).map_err(|e| e.to_string())?;
+        checkconf::check(&self.home, &config).map_err(|failure| failure.message)
+    }
+}
+
+/// Whether syncing `endpoint` needs the network: all but local syncs (and
+/// an endpoint whose config cannot be read, which will report that).
+fn needs_network(home: &Path, endpoint: &str) -> bool {
+    Config::load(home, endpoint).map_or(true, |config| !config.is_local())
+}
+
+/// `~/.smd/loop`.
+pub fn schedule_path(home: &Path) -> PathBuf {
+    home.join(".smd").join("loop")
+}
+
+fn config_failure(message: String) -> Report {
+    Report {
+        outcome: Outcome::NeedsPerson,
+        failure: Some(FailureReport {
+            side: Side::Local,
+            message,
+            tags: Tags::new("config", "unknown", true),
+            mailboxes: Mailboxes::default(),
+        }),
+        stats: None,
+    }
+}
+
+/// The job in the other direction, for "keep my version".
+pub fn inverse(job: &Job) -> Job {
+    Job {
+        direction: match job.direction {
+            Direction::Pull => Direction::Push,
+            Direction::Push => Direction::Pull,
+        },
+        endpoint: job.endpoint.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smd::protocol::Failure;
+    use smd::tags::Action;
+
+    fn job(direction: Direction, endpoint: &str) -> Job {
+        Job {
+            direction,
+            endpoint: endpoint.to_owned(),
+        }
+    }
+
+    fn names(jobs: &[Job]) -> Vec<String> {
+        jobs.iter().map(ToString::to_string).collect()
+    }
+
+    fn planner(text: &str) -> Planner {
+        Planner::new(Schedule::parse(text).unwrap())
+    }
+
+    const NETWORK: &dyn Fn(&str) -> bool = &|_| true;
+
+    #[test]
+    fn first_runs_start_at_once_then_follow_the_minutes() {
+        let mut planner = planner("3 10 work\n0 5 home\n");
+        // Minutes 1 and 2 have nothing: skipped, minute 3 runs at once.
+        assert_eq!(names(&planner.tick(NETWORK)), ["smd-pull -s work"]);
+        assert!(planner.tick(NETWORK).is_empty());
+        assert_eq!(names(&planner.tick(NETWORK)), ["smd-push -s home"]);
+        assert_eq!(names(&planner.tick(NETWORK)), ["smd-pull -s work"]);
+
+        let mut empty = planner_with_nothing();
+        assert!(empty.tick(NETWORK).is_empty());
+    }
+
+    fn planner_with_nothing() -> Planner {
+        planner("# nothing\n0 0 off\n")
+    }
+
+    #[test]
+    fn pause_offline_and_errors_hold_jobs_back() {
+        let mut planner = planner("1 1 remote\n1 0 local\n");
+        let needs_network = |name: &str| name == "remote";
+
+        planner.set_paused(true);
+        assert!(planner.tick(&needs_network).is_empty());
+        planner.set_paused(false);
+
+        assert!(planner.set_online(false, &needs_network).is_empty());
+        assert_eq!(names(&planner.tick(&needs_network)), ["smd-pull -s local"]);
+        planner.set_online(true, &needs_network);
+
+        planner.finished(&job(Direction::Pull, "remote"), Outcome::NeedsPerson);
+        assert!(planner.is_blocked("remote"));
+        assert_eq!(names(&planner.tick(&needs_network)), ["smd-pull -s local"]);
+        // Transient trouble and a busy lock retry at the next slot.
+        planner.finished(&job(Direction::Pull, "local"), Outcome::Busy);
+        planner.finished(&job(Direction::Pull, "local"), Outcome::Transient);
+        assert_eq!(names(&planner.tick(&needs_network)), ["smd-pull -s local"]);
+
+        // Sync now is the person asking: everything, stopped or not.
+        assert_eq!(planner.sync_now().len(), 3);
+        assert!(!planner.is_blocked("remote"));
+    }
+
+    #[test]
+    fn a_success_unblocks_an_endpoint() {
+        let mut planner = planner("1 1 a\n");
+        planner.finished(&job(Direction::Pull, "a"), Outcome::NeedsPerson);
+        assert!(planner.tick(NETWORK).is_empty());
+        planner.finished(&job(Direction::Pull, "a"), Outcome::Done);
+        assert_eq!(planner.tick(NETWORK).len(), 2);
+    }
+
+    #[test]
+    fn resume_from_suspend_catches_up_when_online() {
+        let mut planner = planner("10 20 a\n");
+        assert_eq!(planner.resumed(NETWORK).len(), 2);
+        planner.set_online(false, NETWORK);
+        assert!(planner.resumed(NETWORK).is_empty());
+        assert_eq!(planner.set_online(true, NETWORK).len(), 2);
+        assert!(planner.set_online(true, NETWORK).is_empty());
+    }
+
+    fn outcome(
+        exit_code: i32,
+        failure: Option<Failure>,
+        remote_tags: Option<Tags>,
+    ) -> SyncOutcome {
+        SyncOutcome {
+            exit_code,
+            report: vec![
+                "smd-server: ERROR: remote trouble".to_owned(),
+                "x: smd-server@h: TAGS: error::context(a)".to_owned(),
+            ],
+            failure,
+            stats: Some(Stats {
+                new_mails: 2,
+                ..Stats::default()
+            }),
+            remote_tags,
+        }
+    }
+
+    #[test]
+    fn runs_are_classified_from_typed_tags() {
+        let none = Mailboxes::default();
+        let done = classify(&outcome(0, None, None), &none);
+        assert_eq!(done.outcome, Outcome::Done);
+        assert_eq!(done.stats.unwrap().new_mails, 2);
+
+        let conflict = Tags::new("mail-addition", "concurrent-mailbox-edit", true).with(
+            Action::MoveAside {
+                from: "/h/Mail/cur/a".into(),
+                to: "/h/Mail/tmp/a".into(),
+            },
+        );
+        let local = classify(
+            &outcome(
+                1,
+                Some(Failure::new("unable to update", conflict.clone())),
+                None,
+            ),
+            &none,
+        );
+        assert_eq!(local.outcome, Outcome::NeedsPerson);
+        let failure = local.failure.unwrap();
+        assert_eq!(
+            (failure.side, failure.tags),
+            (Side::Local, conflict.clone())
+        );
+
+        let lock = Tags::new("locking", "another-instance-is-running", true)
+            .with(Action::Kill(12));
+        let busy = classify(&outcome(1, Some(Failure::new("held", lock)), None), &none);
+        assert_eq!(busy.outcome, Outcome::Busy);
+
+        let network = Failure::new("closed", Tags::retry("receive", "network"));
+        let transient = classify(&outcome(1, Some(network.clone()), None), &none);
+        assert_eq!(transient.outcome, Outcome::Transient);
+
+        // The server's reason beats the local "connection closed".
+        let remote = classify(&outcome(1, Some(network), Some(conflict.clone())), &none);
+        let failure = remote.failure.unwrap();
+        assert_eq!(remote.outcome, Outcome::NeedsPerson);
+        assert_eq!(failure.side, Side::Remote);
+        assert_eq!(failure.message, "smd-server: ERROR: remote trouble");
+
+        // Nothing said at all: ssh could not connect.
+        let silent = classify(&outcome(1, None, None), &none);
+        assert_eq!(silent.outcome, Outcome::Transient);
+        assert_eq!(silent.failure.unwrap().tags.context, "ssh");
+    }
+
+    #[test]
+    fn inverse_jobs() {
+        assert_eq!(
+            inverse(&job(Direction::Pull, "a")),
+            job(Direction::Push, "a")
+        );
+    }
+}
