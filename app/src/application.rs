@@ -452,6 +452,25 @@ impl Applet {
         for window in error_windows {
             window.on_event(event);
         }
+        if let Event::Schedule(Ok(names)) = event {
+            // Errors of endpoints no longer scheduled are gone: so are
+            // their windows (their "Try Again" would run nothing).
+            let stale: Vec<ErrorWindow> = {
+                let mut windows = self.windows.borrow_mut();
+                let gone: Vec<String> = windows
+                    .errors
+                    .keys()
+                    .filter(|name| !names.contains(name))
+                    .cloned()
+                    .collect();
+                gone.iter()
+                    .filter_map(|name| windows.errors.remove(name))
+                    .collect()
+            };
+            for window in stale {
+                window.window().destroy();
+            }
+        }
         if let Event::Checked(name, result) = event {
             if let Some(preferences) = self.preferences_window() {
                 preferences.on_checked(name, result);
@@ -616,17 +635,38 @@ fn add_build_tree_icons() {
     }
 }
 
+/// What `smd-applet --help` prints.
+pub fn usage() -> String {
+    gettext(
+        "Usage: smd-applet [--background]\n\
+         Keeps mail synchronized from the desktop, following ~/.smd/loop.\n\
+         \n\
+         Options:\n  \
+         --background  do not show the window at start (used at login)\n  \
+         -h, --help    show this help and exit\n  \
+         --version     show the version and exit",
+    )
+}
+
 /// The `smd-applet` program.
 pub fn main() -> ExitCode {
     crate::i18n::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{}", usage());
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "--version") {
+        println!("smd-applet {}", crate::config::VERSION);
+        return ExitCode::SUCCESS;
+    }
     let options = match Options::from_args(&args) {
         Ok(options) => options,
         Err(unknown) => {
             eprintln!(
                 "{}",
                 crate::i18n::fill(
-                    &gettext("smd-applet: unknown argument “{argument}”; the only option is --background"),
+                    &gettext("smd-applet: unknown argument “{argument}”; see smd-applet --help"),
                     &[("argument", &unknown)],
                 )
             );
@@ -640,6 +680,14 @@ pub fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_names_every_option() {
+        let text = usage();
+        for option in ["--background", "--help", "-h", "--version"] {
+            assert!(text.contains(option), "{option}");
+        }
+    }
 
     #[test]
     fn arguments() {

@@ -19,4 +19,6 @@ pub const LOCALEDIR: &str = match option_env!("LOCALEDIR") {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Where the project lives, for the About window.
-pub const WEBSITE: &str = "https://github.com/gares/syncmaildir";
+pub const WEBSITE: &str = "https://github.com/syncmaildir/smd-rs";
+/// Where problems are reported (as in the AppStream metainfo).
+pub const ISSUES: &str = "https://github.com/syncmaildir/smd-rs/issues";

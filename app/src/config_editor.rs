@@ -296,6 +296,18 @@ pub fn validate(
             gettext("This does not look like an ssh alias: use the Host name from ~/.ssh/config."),
         );
     }
+    let client_options = values("SMDCLIENTOPTS");
+    if server.trim() == "localhost"
+        && !client_options.split_whitespace().any(|o| o == "-l")
+    {
+        problem(
+            "SERVERNAME",
+            gettext(
+                "A local sync needs -l in client options (SMDCLIENTOPTS): add it there, \
+                 or give the ssh alias of a server.",
+            ),
+        );
+    }
     if values("CLIENTNAME").trim().is_empty() {
         problem(
             "CLIENTNAME",
@@ -577,6 +589,70 @@ fn replace_fields(line: &str, values: &[String]) -> String {
     out
 }
 
+/// What a configuration check found, in one sentence, and whether it is
+/// all good: a side whose folders could not be listed was not checked,
+/// which is said (with why) instead of a success.
+pub fn check_verdict(report: &smd::checkconf::CheckReport) -> (String, bool) {
+    if let Some(broken) = report.first_broken() {
+        return (
+            fill(
+                &gettext("The folder “{folder}” does not come back as itself: fix the translators before synchronizing."),
+                &[("folder", &broken.folder)],
+            ),
+            false,
+        );
+    }
+    let mut skipped = Vec::new();
+    if let Err(error) = &report.local {
+        skipped.push(fill(
+            &gettext("The folders here could not be listed, so this side was not checked: {error}"),
+            &[("error", error)],
+        ));
+    }
+    if let Err(error) = &report.remote {
+        skipped.push(fill(
+            &gettext("The folders on the server could not be listed, so that side was not checked: {error}"),
+            &[("error", error)],
+        ));
+    }
+    if skipped.is_empty() {
+        (
+            gettext("Every folder maps to the other side and back to itself."),
+            true,
+        )
+    } else {
+        (skipped.join("\n"), false)
+    }
+}
+
+/// The most minutes a schedule field takes: one day.
+pub const MAX_MINUTES: u64 = 1440;
+
+/// Reads a schedule field as typed: a whole number of minutes from 0
+/// (never) to [`MAX_MINUTES`]. Anything else is refused with the reason,
+/// never turned into 0 or clamped.
+pub fn parse_minutes(text: &str) -> Result<u64, String> {
+    let typed = text.trim();
+    if typed.is_empty() {
+        return Err(fill(
+            &gettext("Type a number of minutes from 0 to {max} (0 means never)"),
+            &[("max", &MAX_MINUTES)],
+        ));
+    }
+    let digits = typed.chars().all(|c| c.is_ascii_digit());
+    match typed.parse::<u64>() {
+        Ok(minutes) if minutes <= MAX_MINUTES => Ok(minutes),
+        Err(_) if !digits => Err(fill(
+            &gettext("“{value}” is not a whole number of minutes from 0 to {max}"),
+            &[("value", &typed), ("max", &MAX_MINUTES)],
+        )),
+        _ => Err(fill(
+            &gettext("{value} minutes is more than a day: at most {max}"),
+            &[("value", &typed), ("max", &MAX_MINUTES)],
+        )),
+    }
+}
+
 /// Writes a file through a temporary file in its folder and a rename, so
 /// a crash leaves the old or the new text, never half of one; keeps the
 /// old file's permissions.
@@ -613,6 +689,55 @@ pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_side_not_listed_is_no_success() {
+        use smd::checkconf::{CheckReport, RoundTrip};
+        let trip = |folder: &str, back: &str| RoundTrip {
+            folder: folder.into(),
+            translated: "x".into(),
+            back: back.into(),
+        };
+        let good = CheckReport {
+            local: Ok(vec![trip("Mail/a", "Mail/a")]),
+            remote: Ok(Vec::new()),
+        };
+        assert!(check_verdict(&good).1);
+        let skipped = CheckReport {
+            local: Ok(vec![trip("Mail/a", "Mail/a")]),
+            remote: Err("ssh: Could not resolve hostname".into()),
+        };
+        let (text, ok) = check_verdict(&skipped);
+        assert!(!ok);
+        assert!(text.contains("on the server") && text.contains("Could not resolve"));
+        assert!(!text.contains("Every folder"));
+        let broken = CheckReport {
+            local: Ok(vec![trip("Mail/a", "Mail/b")]),
+            remote: Err("x".into()),
+        };
+        assert!(check_verdict(&broken).0.contains("Mail/a"));
+    }
+
+    #[test]
+    fn schedule_minutes_are_whole_numbers_up_to_a_day() {
+        assert_eq!(parse_minutes("0"), Ok(0));
+        assert_eq!(parse_minutes(" 15 "), Ok(15));
+        assert_eq!(parse_minutes("1440"), Ok(1440));
+        for bad in [
+            "",
+            " ",
+            "abc",
+            "5x",
+            "-1",
+            "1.5",
+            "1441",
+            "99999999999999999999999",
+        ] {
+            assert!(parse_minutes(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_minutes("abc").unwrap_err().contains("“abc”"));
+        assert!(parse_minutes("2000").unwrap_err().contains("1440"));
+    }
 
     const USER_CONFIG: &str = "# my server\n\
         SERVERNAME=old-alias   # the ssh alias\n\
@@ -762,6 +887,23 @@ mod tests {
             home.path(),
         );
         assert!(variables(&both).contains(&"MAILBOX"));
+
+        // A local sync without -l would ssh to this machine.
+        let local = |options: &str| {
+            check(
+                &[
+                    ("SERVERNAME", "localhost"),
+                    ("CLIENTNAME", "c"),
+                    ("MAILBOX", "M"),
+                    ("SMDCLIENTOPTS", options),
+                ],
+                home.path(),
+            )
+        };
+        let problems = local("");
+        assert_eq!(variables(&problems), ["SERVERNAME"]);
+        assert!(problems[0].message.contains("-l in client options"));
+        assert!(local("-v -l").is_empty());
     }
 
     #[test]

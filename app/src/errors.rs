@@ -5,7 +5,38 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use smd::schedule::{Direction, Job};
+
 use crate::i18n::gettext;
+
+/// Replaces the placeholders the engine's suggestions carry
+/// (`@@INVERSECOMMAND@@ @@ENDPOINT@@`) by the command and endpoint they
+/// stand for, as smd-pull and smd-push print them.
+pub fn substitute(text: &str, job: &Job) -> String {
+    let inverse = match job.direction {
+        Direction::Pull => Direction::Push,
+        Direction::Push => Direction::Pull,
+    };
+    text.replace("@@INVERSECOMMAND@@", inverse.program())
+        .replace("@@ENDPOINT@@", &job.endpoint)
+}
+
+/// The line of a failure's message that says why, in its own words, to
+/// show beside the explanation: the last line that is not a tags line,
+/// shortened when very long.
+pub fn reason_line(message: &str) -> Option<String> {
+    const LONGEST: usize = 300;
+    let line = message
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty() && !line.contains("TAGS:"))?;
+    if line.chars().count() > LONGEST {
+        let short: String = line.chars().take(LONGEST).collect();
+        Some(format!("{short}…"))
+    } else {
+        Some(line.to_owned())
+    }
+}
 
 /// A heading (short, Title Case, no period) and sentences.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,6 +298,41 @@ impl std::error::Error for ActionError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_become_the_command_and_endpoint() {
+        let pull = Job {
+            direction: Direction::Pull,
+            endpoint: "work".into(),
+        };
+        let tags =
+            "error::context(x) suggested-actions(run(@@INVERSECOMMAND@@ @@ENDPOINT@@))";
+        assert_eq!(
+            substitute(tags, &pull),
+            "error::context(x) suggested-actions(run(smd-push work))"
+        );
+        let push = Job {
+            direction: Direction::Push,
+            endpoint: "home".into(),
+        };
+        assert_eq!(
+            substitute("@@INVERSECOMMAND@@ @@ENDPOINT@@", &push),
+            "smd-pull home"
+        );
+        assert!(!substitute(tags, &push).contains("@@"));
+    }
+
+    #[test]
+    fn the_reason_is_the_last_plain_line() {
+        let ssh = "ssh: connect to host localhost port 22: Connection refused\n\
+                   x: TAGS: error::context(ssh)\n";
+        assert_eq!(
+            reason_line(ssh).as_deref(),
+            Some("ssh: connect to host localhost port 22: Connection refused")
+        );
+        assert_eq!(reason_line(" \n"), None);
+        assert!(reason_line(&"a".repeat(500)).unwrap().ends_with('…'));
+    }
 
     const GENERIC: &str = "The Synchronization Failed";
 

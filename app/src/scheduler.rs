@@ -174,8 +174,44 @@ impl Planner {
         }
     }
 
-    pub fn set_schedule(&mut self, schedule: Schedule) {
+    /// Takes a new schedule. Endpoints no longer in it are forgotten
+    /// (their errors too); the jobs of endpoints that were added are
+    /// returned, to run at once (not before the first slot, which runs
+    /// everything anyway).
+    pub fn set_schedule(
+        &mut self,
+        schedule: Schedule,
+        needs_network: &dyn Fn(&str) -> bool,
+    ) -> Vec<Job> {
+        let before: BTreeSet<String> = self
+            .schedule
+            .entries
+            .iter()
+            .map(|e| e.endpoint.clone())
+            .collect();
         self.schedule = schedule;
+        let now: BTreeSet<String> = self
+            .schedule
+            .entries
+            .iter()
+            .map(|e| e.endpoint.clone())
+            .collect();
+        self.blocked.retain(|name| now.contains(name));
+        if self.minute == 0 {
+            return Vec::new();
+        }
+        let added: Vec<Job> = self
+            .schedule
+            .all()
+            .into_iter()
+            .filter(|job| !before.contains(&job.endpoint))
+            .collect();
+        self.runnable(added, needs_network)
+    }
+
+    /// Whether `endpoint` is in the schedule (jobs of others are not run).
+    pub fn is_scheduled(&self, endpoint: &str) -> bool {
+        self.schedule.entries.iter().any(|e| e.endpoint == endpoint)
     }
 
     pub fn set_paused(&mut self, paused: bool) {
@@ -347,7 +383,7 @@ impl Worker {
     }
 
     fn run(&mut self, commands: &mpsc::Receiver<Command>) {
-        self.reload();
+        let _ = self.reload();
         let mut next_tick = Instant::now();
         loop {
             let wait = next_tick.saturating_duration_since(Instant::now());
@@ -355,7 +391,8 @@ impl Worker {
                 Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(command) => self.handle(command),
                 Err(RecvTimeoutError::Timeout) => {
-                    self.reload();
+                    let added = self.reload();
+                    self.run_all(added);
                     let jobs = self.planner.tick(&|name| needs_network(&self.home, name));
                     self.run_all(jobs);
                     next_tick = (next_tick + self.minute).max(Instant::now());
@@ -368,11 +405,18 @@ impl Worker {
     fn handle(&mut self, command: Command) {
         match command {
             Command::SyncNow => {
-                self.reload();
+                let _ = self.reload();
                 let jobs = self.planner.sync_now();
                 self.run_all(jobs);
             }
-            Command::Run(job) => self.run_one(&job),
+            Command::Run(job) => {
+                // A retry from an error window: only while scheduled.
+                let added = self.reload();
+                self.run_all(added);
+                if self.planner.is_scheduled(&job.endpoint) {
+                    self.run_one(&job);
+                }
+            }
             Command::Pause | Command::Resume => {
                 let paused = command == Command::Pause;
                 self.planner.set_paused(paused);
@@ -391,7 +435,10 @@ impl Worker {
                     .resumed(&|name| needs_network(&self.home, name));
                 self.run_all(jobs);
             }
-            Command::ReloadSchedule => self.reload(),
+            Command::ReloadSchedule => {
+                let added = self.reload();
+                self.run_all(added);
+            }
             Command::Check(name) => {
                 let result = self.check(&name);
                 self.emit(Event::Checked(name, result));
@@ -400,8 +447,10 @@ impl Worker {
         }
     }
 
-    /// Reads `~/.smd/loop`, reporting it when it changed.
-    fn reload(&mut self) {
+    /// Reads `~/.smd/loop`, reporting it when it changed; returns the jobs
+    /// of endpoints just added, to run at once.
+    #[must_use]
+    fn reload(&mut self) -> Vec<Job> {
         let path = schedule_path(&self.home);
         let text = match fs::read_to_string(&path) {
             Ok(text) => Ok(text),
@@ -411,7 +460,7 @@ impl Worker {
             Err(error) => Err(format!("{}: {error}", path.display())),
         };
         if self.schedule_text.as_ref() == Some(&text) {
-            return;
+            return Vec::new();
         }
         let parsed = text.clone().and_then(|t| {
             Schedule::parse(&t).map_err(|e| format!("{}: {e}", path.display()))
@@ -425,11 +474,18 @@ impl Worker {
                     .map(|e| e.endpoint.clone())
                     .collect();
                 names.dedup();
-                self.planner.set_schedule(schedule);
+                let home = self.home.clone();
+                let added = self
+                    .planner
+                    .set_schedule(schedule, &|name| needs_network(&home, name));
                 self.emit(Event::Schedule(Ok(names)));
+                added
             }
             // A broken file keeps the last good schedule running.
-            Err(message) => self.emit(Event::Schedule(Err(message))),
+            Err(message) => {
+                self.emit(Event::Schedule(Err(message)));
+                Vec::new()
+            }
         }
     }
 
@@ -586,6 +642,32 @@ mod tests {
         // Sync now is the person asking: everything, stopped or not.
         assert_eq!(planner.sync_now().len(), 3);
         assert!(!planner.is_blocked("remote"));
+    }
+
+    #[test]
+    fn schedule_changes_forget_removed_endpoints_and_start_added_ones() {
+        let mut planner = planner("1 1 a\n");
+        // Before the first slot: the first slot runs everything anyway.
+        assert!(planner
+            .set_schedule(Schedule::parse("1 1 a\n").unwrap(), NETWORK)
+            .is_empty());
+        planner.tick(NETWORK);
+        planner.finished(&job(Direction::Pull, "a"), Outcome::NeedsPerson);
+        assert!(planner.is_blocked("a"));
+        let added = planner.set_schedule(Schedule::parse("5 0 b\n").unwrap(), NETWORK);
+        assert_eq!(names(&added), ["smd-pull -s b"]);
+        assert!(!planner.is_blocked("a"));
+        assert!(!planner.is_scheduled("a"));
+        assert!(planner.is_scheduled("b"));
+        // Added back later: it starts at once, no error remembered.
+        let added =
+            planner.set_schedule(Schedule::parse("5 0 b\n1 1 a\n").unwrap(), NETWORK);
+        assert_eq!(names(&added), ["smd-pull -s a", "smd-push -s a"]);
+        // Paused: nothing runs at once.
+        planner.set_paused(true);
+        assert!(planner
+            .set_schedule(Schedule::parse("1 1 c\n").unwrap(), NETWORK)
+            .is_empty());
     }
 
     #[test]

@@ -113,12 +113,28 @@ impl Status {
         match event {
             Event::Schedule(Ok(names)) => {
                 self.schedule_problem = None;
-                self.endpoints
-                    .retain(|name, state| names.contains(name) || state.error.is_some());
+                // An endpoint taken out of the schedule is no longer run,
+                // so its error (or trouble) is no longer anyone's to fix.
+                let mut effects = Vec::new();
+                self.endpoints.retain(|name, state| {
+                    let keep = names.contains(name);
+                    if !keep && (state.error.is_some() || state.trouble.is_some()) {
+                        effects.push(Effect::Resolved {
+                            endpoint: name.clone(),
+                        });
+                    }
+                    keep
+                });
+                if let Some((job, _)) = &self.running {
+                    if !names.contains(&job.endpoint) {
+                        // Its run still ends with a Finished event.
+                        self.endpoints.entry(job.endpoint.clone()).or_default();
+                    }
+                }
                 for name in names {
                     self.endpoints.entry(name.clone()).or_default();
                 }
-                Vec::new()
+                effects
             }
             Event::Schedule(Err(problem)) => {
                 self.schedule_problem = Some(problem.clone());
@@ -421,6 +437,49 @@ mod tests {
                 endpoint: "a".into()
             }]
         );
+    }
+
+    #[test]
+    fn errors_of_endpoints_taken_out_of_the_schedule_are_cleared() {
+        let mut status = Status::default();
+        feed(
+            &mut status,
+            Event::Schedule(Ok(vec!["a".into(), "b".into()])),
+        );
+        let conflict = Tags::new("mail-addition", "concurrent-mailbox-edit", true);
+        feed(
+            &mut status,
+            Event::Finished(
+                job(Direction::Pull, "a"),
+                failed(Outcome::NeedsPerson, conflict),
+            ),
+        );
+        feed(
+            &mut status,
+            Event::Finished(
+                job(Direction::Pull, "b"),
+                failed(Outcome::Transient, Tags::retry("ssh", "network")),
+            ),
+        );
+        assert!(matches!(status.overall(), Overall::Error { .. }));
+        let effects = feed(&mut status, Event::Schedule(Ok(vec!["b".into()])));
+        assert_eq!(
+            effects,
+            [Effect::Resolved {
+                endpoint: "a".into()
+            }]
+        );
+        assert!(status.errors().is_empty());
+        assert!(matches!(status.overall(), Overall::Retrying { .. }));
+        let effects = feed(&mut status, Event::Schedule(Ok(Vec::new())));
+        assert_eq!(
+            effects,
+            [Effect::Resolved {
+                endpoint: "b".into()
+            }]
+        );
+        assert_eq!(status.overall(), Overall::Idle);
+        assert!(status.endpoints.is_empty());
     }
 
     #[test]

@@ -794,6 +794,16 @@ fn endpoint_editor(session: &Session) -> Result<(), String> {
     server.set_text("localhost");
     mailbox.set_text("Local");
     ensure(editor.problems_text().is_empty(), || editor.problems_text())?;
+    // A local sync without -l: refused, with the fix.
+    let options = editor.row("SMDCLIENTOPTS").ok_or("no SMDCLIENTOPTS row")?;
+    let kept = options.text();
+    options.set_text("");
+    ensure(
+        editor.problems_text().contains("-l in client options"),
+        || editor.problems_text(),
+    )?;
+    options.set_text(&kept);
+    ensure(editor.problems_text().is_empty(), || editor.problems_text())?;
 
     let config = session.fixture.path(".smd/config.test");
     let before = fs::read_to_string(&config).map_err(|e| e.to_string())?;
@@ -801,7 +811,21 @@ fn endpoint_editor(session: &Session) -> Result<(), String> {
         .row("EXCLUDE")
         .ok_or("no EXCLUDE row")?
         .set_text("Local/spam");
+    // The check reads the file: not before saving.
+    ensure(!editor.check_button().is_sensitive(), || {
+        "check allowed with unsaved changes".into()
+    })?;
+    ensure(
+        editor
+            .check_button()
+            .tooltip_text()
+            .is_some_and(|t| t.contains("Save first")),
+        || "no Save first tooltip".into(),
+    )?;
     editor.save_button().emit_clicked();
+    ensure(editor.check_button().is_sensitive(), || {
+        "check still disabled after saving".into()
+    })?;
     let after = fs::read_to_string(&config).map_err(|e| e.to_string())?;
     ensure(after == format!("{before}EXCLUDE=Local/spam\n"), || {
         after.clone()
@@ -845,15 +869,35 @@ fn schedule_editor(session: &Session) -> Result<(), String> {
     let preferences = session.applet.preferences_window().ok_or("none")?;
     preferences.show_schedule();
     let window = preferences.window();
-    let spins: Vec<gtk::SpinButton> = gtk_util::descendants(window.upcast_ref())
-        .into_iter()
-        .filter_map(|w| w.downcast::<gtk::SpinButton>().ok())
-        .collect();
-    let pull = spins.first().ok_or("no schedule row")?;
-    ensure(pull.value() == 1.0, || format!("pull {}", pull.value()))?;
-    pull.set_value(5.0);
-    let text = fs::read_to_string(session.fixture.path(".smd/loop"))
-        .map_err(|e| e.to_string())?;
+    let widgets = gtk_util::descendants(window.upcast_ref());
+    let named = |name: &str| {
+        widgets
+            .iter()
+            .find(|w| w.widget_name() == name)
+            .cloned()
+            .ok_or(format!("no {name}"))
+    };
+    let pull = named("schedule-pull")?
+        .downcast::<gtk::Entry>()
+        .map_err(|_| "not an entry")?;
+    let problem = named("schedule-problem")?
+        .downcast::<gtk::Label>()
+        .map_err(|_| "not a label")?;
+    ensure(pull.text() == "1", || format!("pull {}", pull.text()))?;
+    let path = session.fixture.path(".smd/loop");
+    let read = || fs::read_to_string(&path).map_err(|e| e.to_string());
+    let before = read()?;
+    // Not a number, or more than a day: refused, said, file untouched.
+    for bad in ["abc", "", "2000"] {
+        pull.set_text(bad);
+        ensure(read()? == before, || format!("{bad:?} saved"))?;
+        ensure(problem.is_visible() && !problem.label().is_empty(), || {
+            format!("no error for {bad:?}")
+        })?;
+    }
+    pull.set_text("5");
+    ensure(!problem.is_visible(), || problem.label().to_string())?;
+    let text = read()?;
     ensure(
         text == format!("# the applet's schedule\n5 1 {ENDPOINT}\n"),
         || text.clone(),
@@ -888,6 +932,21 @@ fn about_window(session: &Session) -> Result<(), String> {
     ensure(about.application_name() == "Sync Mail Dir", || {
         about.application_name().to_string()
     })?;
+    // The same addresses and name as the AppStream metainfo.
+    let metainfo = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/org.syncmaildir.Applet.metainfo.xml"
+    ))
+    .map_err(|e| e.to_string())?;
+    for (what, value) in [
+        ("website", about.website().to_string()),
+        ("issues", about.issue_url().to_string()),
+        ("developer", about.developer_name().to_string()),
+    ] {
+        ensure(metainfo.contains(&format!(">{value}<")), || {
+            format!("{what} {value} is not in the metainfo")
+        })?;
+    }
     screenshot(&about, &session.shots, "about")?;
     about.close();
     Ok(())

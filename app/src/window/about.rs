@@ -2,7 +2,7 @@
 
 use adw::prelude::*;
 
-use crate::config::{ICON_NAME, VERSION, WEBSITE};
+use crate::config::{ICON_NAME, ISSUES, VERSION, WEBSITE};
 use crate::i18n::gettext;
 
 pub fn show_about(parent: Option<&gtk::Window>) -> adw::AboutWindow {
@@ -15,8 +15,8 @@ pub fn show_about(parent: Option<&gtk::Window>) -> adw::AboutWindow {
              problem needs you.",
         ))
         .website(WEBSITE)
-        .issue_url(format!("{WEBSITE}/issues"))
-        .developer_name(gettext("The Sync Mail Dir authors"))
+        .issue_url(ISSUES)
+        .developer_name(gettext("The smd-rs developers"))
         .license_type(gtk::License::Gpl30)
         // Translators: your name(s), one a line, to be credited.
         .translator_credits(gettext("translator-credits"))

@@ -17,7 +17,9 @@ use gtk::glib;
 use smd::checkconf::{CheckReport, RoundTrip};
 use smd::config::Config;
 
-use crate::config_editor::{validate, write_atomically, ConfigText, VARIABLES};
+use crate::config_editor::{
+    check_verdict, validate, write_atomically, ConfigText, VARIABLES,
+};
 use crate::i18n::{fill, gettext};
 use crate::scheduler::{Command, LoopHandle};
 
@@ -335,6 +337,29 @@ impl EndpointEditor {
         inner.problems.set_label(&text.join("\n"));
         inner.problems.set_visible(!problems.is_empty());
         inner.save.set_sensitive(problems.is_empty());
+        self.update_check_button();
+    }
+
+    /// Whether the form differs from the file: the check reads the file.
+    fn unsaved(&self) -> bool {
+        let path = Config::path_for(&self.inner.home, &self.inner.name);
+        let text = ConfigText::parse(&fs::read_to_string(&path).unwrap_or_default());
+        VARIABLES.iter().any(|variable| {
+            self.value(variable).trim() != text.get(variable).unwrap_or_default().trim()
+        })
+    }
+
+    /// The check runs on the saved file: with unsaved changes it waits.
+    fn update_check_button(&self) {
+        let inner = &self.inner;
+        let unsaved = self.unsaved();
+        inner
+            .check
+            .set_sensitive(!unsaved && !inner.spinner.is_spinning());
+        let tooltip = gettext("Save first: the check reads the saved configuration");
+        inner
+            .check
+            .set_tooltip_text(unsaved.then_some(tooltip.as_str()));
     }
 
     /// Writes the changed lines, then lets the engine read the file as
@@ -363,6 +388,7 @@ impl EndpointEditor {
             );
             return;
         }
+        self.update_check_button();
         match Config::load(&inner.home, &inner.name) {
             Ok(_) => self.say(&gettext("Saved."), true),
             Err(error) => self.say(
@@ -386,6 +412,11 @@ impl EndpointEditor {
         let inner = &self.inner;
         inner.check.set_sensitive(false);
         inner.spinner.start();
+        inner
+            .saved
+            .set_label(&gettext("Listing the folders on both sides…"));
+        inner.saved.remove_css_class("success");
+        inner.saved.remove_css_class("error");
         inner.results.set_child(Some(&gtk::Label::new(Some(&gettext(
             "Listing the folders on both sides…",
         )))));
@@ -395,34 +426,22 @@ impl EndpointEditor {
     /// Shows smd-check-conf's round trips.
     pub fn on_checked(&self, result: &Result<CheckReport, String>) {
         let inner = &self.inner;
-        inner.check.set_sensitive(true);
         inner.spinner.stop();
+        self.update_check_button();
         let content = gtk::Box::new(gtk::Orientation::Vertical, 18);
         match result {
-            Err(error) => content.append(&error_label(&fill(
-                &gettext("The check could not run: {error}"),
-                &[("error", error)],
-            ))),
+            Err(error) => self.say(
+                &fill(
+                    &gettext("The check could not run: {error}"),
+                    &[("error", error)],
+                ),
+                false,
+            ),
             Ok(report) => {
-                let verdict = match report.first_broken() {
-                    None => gettext("Every folder maps to the other side and back to itself."),
-                    Some(broken) => fill(
-                        &gettext("The folder “{folder}” does not come back as itself: fix the translators before synchronizing."),
-                        &[("folder", &broken.folder)],
-                    ),
-                };
-                content.append(
-                    &gtk::Label::builder()
-                        .label(&verdict)
-                        .wrap(true)
-                        .xalign(0.0)
-                        .css_classes([if report.first_broken().is_none() {
-                            "success"
-                        } else {
-                            "error"
-                        }])
-                        .build(),
-                );
+                let (verdict, good) = check_verdict(report);
+                // Beside the button that was clicked, so it is seen
+                // without scrolling; the table follows below.
+                self.say(&verdict, good);
                 content.append(&round_trip_group(
                     &gettext("Folders Here, to the Server and Back"),
                     &report.local,

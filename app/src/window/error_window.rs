@@ -11,7 +11,7 @@ use adw::prelude::*;
 use gtk::{gio, glib};
 
 use crate::actions::{self, Offer, Side};
-use crate::errors::explain;
+use crate::errors::{explain, substitute};
 use crate::i18n::{fill, gettext};
 use crate::mail_preview::read_preview;
 use crate::scheduler::{inverse, Command, Event, LoopHandle, Outcome};
@@ -153,6 +153,23 @@ impl ErrorWindow {
             &[("doing", &direction), ("endpoint", &self.inner.endpoint)],
         );
         content.append(&paragraph(&format!("{} {}", context, explanation.body)));
+        // The failure's own words (a missing file, the shell's error, the
+        // option that overrides a guard), not only in the details below.
+        let message = substitute(&failure.message, &error.job);
+        if !message.trim().is_empty() {
+            let reason = gtk::Label::builder()
+                .label(fill(
+                    &gettext("What it says: {message}"),
+                    &[("message", &message.trim())],
+                ))
+                .wrap(true)
+                .wrap_mode(gtk::pango::WrapMode::WordChar)
+                .selectable(true)
+                .xalign(0.0)
+                .name("failure-message")
+                .build();
+            content.append(&reason);
+        }
         if failure.side == Side::Remote {
             content.append(&paragraph(&gettext(
                 "The server reported this problem, so the files it names are on the \
@@ -193,11 +210,17 @@ impl ErrorWindow {
         content.append(&buttons);
 
         if !plan.refused.is_empty() {
-            content.append(&paragraph(&plan.refused.join("\n")));
+            content.append(&paragraph(&substitute(
+                &plan.refused.join("\n"),
+                &error.job,
+            )));
         }
 
         let details = gtk::Label::builder()
-            .label(format!("{}\n\nTAGS: {}", failure.message, failure.tags))
+            .label(substitute(
+                &format!("{}\n\nTAGS: {}", failure.message, failure.tags),
+                &error.job,
+            ))
             .wrap(true)
             .wrap_mode(gtk::pango::WrapMode::WordChar)
             .selectable(true)

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use adw::prelude::*;
 use gtk::{gio, glib};
 
-use crate::errors::explain;
+use crate::errors::{explain, reason_line, substitute};
 use crate::i18n::{fill, gettext};
 use crate::settings::{self, Preferences};
 use crate::status::{EndpointState, Overall, Status};
@@ -225,10 +225,15 @@ fn headline(overall: &Overall) -> String {
 }
 
 fn endpoint_row(name: &str, state: &EndpointState) -> adw::ActionRow {
-    let row = adw::ActionRow::builder().title(name).build();
+    let row = adw::ActionRow::builder()
+        .title(glib::markup_escape_text(name).as_str())
+        .build();
     if let Some(error) = &state.error {
         let explanation = explain(error.failure.tags.context, error.failure.tags.cause);
-        row.set_subtitle(&explanation.heading);
+        row.set_subtitle(&glib::markup_escape_text(&with_reason(
+            &explanation.heading,
+            &substitute(&error.failure.message, &error.job),
+        )));
         row.add_prefix(&gtk::Image::from_icon_name("dialog-warning-symbolic"));
         let show = gtk::Button::builder()
             .label(gettext("Show Problem"))
@@ -239,7 +244,11 @@ fn endpoint_row(name: &str, state: &EndpointState) -> adw::ActionRow {
             .build();
         row.add_suffix(&show);
     } else if let Some(trouble) = &state.trouble {
-        row.set_subtitle(&explain(trouble.tags.context, trouble.tags.cause).heading);
+        let heading = explain(trouble.tags.context, trouble.tags.cause).heading;
+        row.set_subtitle(&glib::markup_escape_text(&with_reason(
+            &heading,
+            &trouble.message,
+        )));
         row.add_prefix(&gtk::Image::from_icon_name("network-offline-symbolic"));
     } else if let Some(when) = state.last_success {
         row.set_subtitle(&fill(
@@ -251,6 +260,17 @@ fn endpoint_row(name: &str, state: &EndpointState) -> adw::ActionRow {
         row.set_subtitle(&gettext("Not synchronized yet"));
     }
     row
+}
+
+/// The heading, then the failure's own reason when it has one.
+fn with_reason(heading: &str, message: &str) -> String {
+    match reason_line(message) {
+        Some(reason) => fill(
+            &gettext("{heading}: {reason}"),
+            &[("heading", &heading), ("reason", &reason)],
+        ),
+        None => heading.to_owned(),
+    }
 }
 
 /// "at 14:05", in the local time zone.

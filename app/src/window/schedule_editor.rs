@@ -10,7 +10,9 @@ use std::rc::Rc;
 use adw::prelude::*;
 use gtk::glib;
 
-use crate::config_editor::{endpoint_names, write_atomically, LoopText};
+use crate::config_editor::{
+    endpoint_names, parse_minutes, write_atomically, LoopText, MAX_MINUTES,
+};
 use crate::i18n::{fill, gettext};
 use crate::scheduler::{schedule_path, Command, LoopHandle};
 
@@ -44,7 +46,8 @@ impl ScheduleEditor {
             .title(gettext("Synchronized Endpoints"))
             .description(gettext(
                 "How often each endpoint receives mail from its server (pull) and sends \
-                 changes to it (push), in minutes; 0 means never. Changes apply at once.",
+                 changes to it (push), in minutes; 0 means never. Changes apply at once, \
+                 and an endpoint added here synchronizes right away.",
             ))
             .build();
         page.add(&entries);
@@ -162,20 +165,37 @@ impl ScheduleEditor {
     fn entry_row(&self, endpoint: &str, pull: u64, push: u64) -> adw::ActionRow {
         let row = adw::ActionRow::builder()
             .title(glib::markup_escape_text(endpoint).as_str())
+            .subtitle(glib::markup_escape_text(&fill(
+                &gettext("Minutes between runs, from 0 to {max}; 0 means never"),
+                &[("max", &MAX_MINUTES)],
+            )))
             .build();
-        let spin = |value: u64, tooltip: String| {
-            let spin = gtk::SpinButton::with_range(0.0, 1440.0, 1.0);
-            spin.set_value(value as f64);
-            spin.set_valign(gtk::Align::Center);
-            spin.set_tooltip_text(Some(&tooltip));
-            spin
+        let field = |value: u64, name: &str, tooltip: String| {
+            gtk::Entry::builder()
+                .text(value.to_string())
+                .width_chars(5)
+                .max_width_chars(6)
+                .input_purpose(gtk::InputPurpose::Digits)
+                .valign(gtk::Align::Center)
+                .tooltip_text(tooltip)
+                .name(name)
+                .build()
         };
-        let pull_spin = spin(pull, gettext("Minutes between pulls"));
-        let push_spin = spin(push, gettext("Minutes between pushes"));
+        let pull_field = field(pull, "schedule-pull", gettext("Minutes between pulls"));
+        let push_field = field(push, "schedule-push", gettext("Minutes between pushes"));
+        let problem = gtk::Label::builder()
+            .wrap(true)
+            .max_width_chars(24)
+            .xalign(1.0)
+            .visible(false)
+            .name("schedule-problem")
+            .css_classes(["error"])
+            .build();
+        row.add_suffix(&problem);
         row.add_suffix(&gtk::Label::new(Some(&gettext("pull"))));
-        row.add_suffix(&pull_spin);
+        row.add_suffix(&pull_field);
         row.add_suffix(&gtk::Label::new(Some(&gettext("push"))));
-        row.add_suffix(&push_spin);
+        row.add_suffix(&push_field);
         let remove = gtk::Button::builder()
             .icon_name("user-trash-symbolic")
             .tooltip_text(gettext("Remove from the Schedule"))
@@ -184,26 +204,49 @@ impl ScheduleEditor {
             .build();
         row.add_suffix(&remove);
 
+        // A field that does not hold a valid number is marked, with the
+        // reason beside it; the file keeps its last good value meanwhile.
         let changed = {
             let weak = Rc::downgrade(&self.inner);
             let endpoint = endpoint.to_owned();
-            let (pull_spin, push_spin) = (pull_spin.clone(), push_spin.clone());
+            let (pull_field, push_field) = (pull_field.clone(), push_field.clone());
             move || {
                 let Some(inner) = weak.upgrade() else {
                     return;
                 };
-                inner.text.borrow_mut().set(
-                    &endpoint,
-                    pull_spin.value() as u64,
-                    push_spin.value() as u64,
-                );
+                let mut reasons = Vec::new();
+                let mut read = |field: &gtk::Entry| match parse_minutes(&field.text()) {
+                    Ok(minutes) => {
+                        field.remove_css_class("error");
+                        Some(minutes)
+                    }
+                    Err(reason) => {
+                        field.add_css_class("error");
+                        reasons.push(reason);
+                        None
+                    }
+                };
+                let (pull, push) = (read(&pull_field), read(&push_field));
+                problem.set_label(&reasons.join("\n"));
+                problem.set_visible(!reasons.is_empty());
+                let (Some(pull), Some(push)) = (pull, push) else {
+                    return;
+                };
+                let unchanged =
+                    inner.text.borrow().entries().iter().any(|(name, p, q)| {
+                        *name == endpoint && (*p, *q) == (pull, push)
+                    });
+                if unchanged {
+                    return;
+                }
+                inner.text.borrow_mut().set(&endpoint, pull, push);
                 ScheduleEditor { inner }.save();
             }
         };
         let changed = Rc::new(changed);
         let on_pull = Rc::clone(&changed);
-        pull_spin.connect_value_changed(move |_| on_pull());
-        push_spin.connect_value_changed(move |_| changed());
+        pull_field.connect_changed(move |_| on_pull());
+        push_field.connect_changed(move |_| changed());
 
         let weak = Rc::downgrade(&self.inner);
         let name = endpoint.to_owned();
