@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 use std::io::{self, Write};
 use std::sync::OnceLock;
 
@@ -313,29 +314,101 @@ impl NewDb<'_> {
     }
 }
 
-/// Index of db entries sorted by content, for finding copies and bodies.
+/// Entries grouped by a 64-bit key, each group listed in db order: a hash
+/// table of chains, cheaper to build than sorting a million entries.
+struct ChainIndex {
+    heads: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    next: Vec<u32>,
+}
+
+const END: u32 = u32::MAX;
+
+impl ChainIndex {
+    fn new(len: usize, key: impl Fn(usize) -> u64) -> ChainIndex {
+        let mut heads = HashMap::with_capacity_and_hasher(len, Default::default());
+        let mut next = vec![END; len];
+        // Inserting from the last entry makes every chain ascend.
+        for entry in (0..len).rev() {
+            if let Some(head) = heads.insert(key(entry), entry as u32) {
+                next[entry] = head;
+            }
+        }
+        ChainIndex { heads, next }
+    }
+
+    /// The entries whose key is `key`, in db order.
+    fn chain(&self, key: u64) -> impl Iterator<Item = usize> + '_ {
+        let mut at = self.heads.get(&key).copied().unwrap_or(END);
+        std::iter::from_fn(move || {
+            (at != END).then(|| {
+                let entry = at as usize;
+                at = self.next[entry];
+                entry
+            })
+        })
+    }
+}
+
+/// Keys are already well mixed (digest bytes, or `name_key`): use them as
+/// they are.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// A quick 64-bit key of a name (not a digest: equal keys are checked).
+fn name_key(name: &[u8]) -> u64 {
+    let mut key = 0x9e37_79b9_7f4a_7c15 ^ name.len() as u64;
+    for chunk in name.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        key = (key ^ u64::from_le_bytes(word))
+            .wrapping_mul(0xff51_afd7_ed55_8ccd)
+            .rotate_left(31);
+    }
+    key
+}
+
+fn body_key(body: &Sha) -> u64 {
+    let bytes = body.as_bytes();
+    u64::from_le_bytes([
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+    ])
+}
+
+/// Entries by body digest, for finding copies and bodies.
 struct ContentIndex {
-    by_content: Vec<u32>,
+    chains: ChainIndex,
 }
 
 impl ContentIndex {
     fn new(db: &Db) -> ContentIndex {
-        let mut by_content: Vec<u32> = (0..db.len() as u32).collect();
-        by_content.sort_unstable_by_key(|&i| {
-            let hash = db.hash(i as usize);
-            (hash.body, hash.header)
-        });
-        ContentIndex { by_content }
+        ContentIndex {
+            chains: ChainIndex::new(db.len(), |entry| body_key(&db.hash(entry).body)),
+        }
     }
 
-    /// Entries with this body, and among them first those with this header.
-    fn same_body<'a>(&'a self, db: &'a Db, body: Sha) -> &'a [u32] {
-        let start = self
-            .by_content
-            .partition_point(|&i| db.hash(i as usize).body < body);
-        let len = self.by_content[start..]
-            .partition_point(|&i| db.hash(i as usize).body == body);
-        &self.by_content[start..start + len]
+    /// Entries with this body, in db order.
+    fn same_body(&self, db: &Db, body: Sha) -> Vec<u32> {
+        self.chains
+            .chain(body_key(&body))
+            .filter(|&entry| db.hash(entry).body == body)
+            .map(|entry| entry as u32)
+            .collect()
     }
 }
 
@@ -346,36 +419,26 @@ impl ContentIndex {
 /// entry after the last match; the sorted index behind it is only built
 /// when that fails, which keeps an unchanged rescan from sorting at all.
 pub struct NameIndex {
+    chains: OnceLock<ChainIndex>,
     sorted: OnceLock<Vec<u32>>,
 }
 
 impl NameIndex {
     pub fn new() -> NameIndex {
         NameIndex {
+            chains: OnceLock::new(),
             sorted: OnceLock::new(),
         }
     }
 
-    fn sorted(&self, db: &Db) -> &[u32] {
-        self.sorted.get_or_init(|| {
-            let mut sorted: Vec<u32> = (0..db.len() as u32).collect();
-            sorted
-                .sort_unstable_by(|&a, &b| db.name(a as usize).cmp(db.name(b as usize)));
-            sorted
-        })
-    }
-
     /// The first entry (in db order) with this name.
     pub fn find(&self, db: &Db, name: &[u8]) -> Option<usize> {
-        self.all(db, name).iter().map(|&i| i as usize).min()
-    }
-
-    /// Every entry with this name: a hand-edited db may repeat one.
-    fn all<'a>(&'a self, db: &Db, name: &[u8]) -> &'a [u32] {
-        let sorted = self.sorted(db);
-        let start = sorted.partition_point(|&i| db.name(i as usize) < name);
-        let len = sorted[start..].partition_point(|&i| db.name(i as usize) == name);
-        &sorted[start..start + len]
+        let chains = self
+            .chains
+            .get_or_init(|| ChainIndex::new(db.len(), |entry| name_key(db.name(entry))));
+        chains
+            .chain(name_key(name))
+            .find(|&entry| db.name(entry) == name)
     }
 
     /// The db entry of each file, if any.
@@ -413,7 +476,12 @@ impl NameIndex {
 
     /// Whether some entry's name starts with `prefix`.
     pub fn has_prefix(&self, db: &Db, prefix: &[u8]) -> bool {
-        let sorted = self.sorted(db);
+        let sorted = self.sorted.get_or_init(|| {
+            let mut sorted: Vec<u32> = (0..db.len() as u32).collect();
+            sorted
+                .sort_unstable_by(|&a, &b| db.name(a as usize).cmp(db.name(b as usize)));
+            sorted
+        });
         let at = sorted.partition_point(|&i| db.name(i as usize) < prefix);
         sorted
             .get(at)

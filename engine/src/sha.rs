@@ -53,6 +53,10 @@ impl Sha {
         Sha(digest)
     }
 
+    pub fn as_bytes(&self) -> &[u8; 20] {
+        &self.0
+    }
+
     /// Hashes a whole file, reading it in chunks.
     pub fn of_file(path: &std::path::Path) -> std::io::Result<Sha> {
         let mut file = std::fs::File::open(path)?;
