@@ -34,9 +34,23 @@ const VCD_ADLER32: u8 = 0x04;
 /// the sizes of source and target: a 100 MB db-file takes under a second in
 /// a release build.
 pub fn encode(source: &[u8], target: &[u8]) -> Vec<u8> {
-    let index = SourceIndex::new(source);
     let opcodes = Opcodes::new();
     let mut delta = FILE_HEADER.to_vec();
+
+    // Nothing changed (a sync with no news): each window is one copy of
+    // the same bytes of the source, without indexing it.
+    if source == target && !target.is_empty() {
+        for (at, window) in target.chunks(WINDOW_SIZE).enumerate() {
+            let copy = Piece::Copy {
+                start: at * WINDOW_SIZE,
+                len: window.len(),
+            };
+            write_window(&mut delta, &opcodes, window, &[copy]);
+        }
+        return delta;
+    }
+
+    let index = SourceIndex::new(source);
 
     // An empty target still gets one empty window, as xdelta3 writes it.
     let mut windows = target.chunks(WINDOW_SIZE).peekable();

@@ -1024,10 +1024,14 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     // than twice the diff line: a bound a hostile delta
                     // cannot inflate.
                     let limit = old.len() + 2 * self.diff_bytes + 4096;
-                    vcdiff::decode(&old, &delta, limit).map_err(|e| e.to_string())
+                    let new =
+                        vcdiff::decode(&old, &delta, limit).map_err(|e| e.to_string())?;
+                    Ok((new != old).then_some(new))
                 });
             let new_db = match rebuilt {
-                Ok(new_db) => new_db,
+                // The same db (nothing changed): nothing to write.
+                Ok(None) => return send(self.writer, b"DONE\n"),
+                Ok(Some(new_db)) => new_db,
                 Err(error) => {
                     self.abort();
                     let failure = Failure::new(
