@@ -16,6 +16,7 @@ use crate::tray::TrayView;
 #[derive(Clone)]
 pub struct MainWindow {
     window: adw::ApplicationWindow,
+    pause: gtk::ToggleButton,
 
     state_icon: gtk::Image,
     state_title: gtk::Label,
@@ -151,6 +152,7 @@ impl MainWindow {
 
         MainWindow {
             window,
+            pause,
             state_icon,
             state_title,
             state_detail,
@@ -174,8 +176,21 @@ impl MainWindow {
         let overall = status.overall();
         let view = TrayView::new(&overall, status.paused, false);
         self.state_icon.set_icon_name(Some(&view.icon_name));
-        self.state_title.set_label(&headline(&overall));
-        self.state_detail.set_label(&view.tooltip);
+        let nothing_scheduled = status.endpoints.is_empty() && overall == Overall::Idle;
+        if nothing_scheduled {
+            // "Up to date" would be a false comfort: nothing syncs at all.
+            self.state_title.set_label(&gettext("Nothing Scheduled"));
+            self.state_detail
+                .set_label(&gettext("No mailbox is synchronized yet"));
+        } else {
+            self.state_title.set_label(&headline(&overall));
+            self.state_detail.set_label(&view.tooltip);
+        }
+        self.pause.set_tooltip_text(Some(&if status.paused {
+            gettext("Resume Synchronization")
+        } else {
+            gettext("Pause Synchronization")
+        }));
 
         let mut notes = Vec::new();
         if let Some(problem) = &status.schedule_problem {
