@@ -165,6 +165,9 @@ impl ErrorWindow {
                 .wrap(true)
                 .wrap_mode(gtk::pango::WrapMode::WordChar)
                 .selectable(true)
+                // Selectable for copying, but not the first focus: GTK
+                // would select all of it when the window opens.
+                .focusable(false)
                 .xalign(0.0)
                 .name("failure-message")
                 .build();
