@@ -51,7 +51,8 @@ fn main() -> ExitCode {
 fn run(name: &str) -> Result<(), String> {
     let home = smd::cli::home()?;
     let config = Config::load(&home, name).map_err(|e| e.to_string())?;
-    let _lock = Lock::acquire(&Lock::path_in(&home)).map_err(|e| e.to_string())?;
+    let _lock = Lock::acquire(&Lock::path_in(&home))
+        .map_err(|e| smd::sync::lock_refused(&e).report.join("\n"))?;
     let report = check(&home, &config).map_err(|failure| failure.message)?;
 
     let print_side = |title: &str, side: &Result<Vec<RoundTrip>, String>| match side {

@@ -49,7 +49,8 @@ fn main() -> ExitCode {
     );
     let result = smd::cli::home().and_then(|home| {
         let config = Config::load(&home, &name).map_err(|e| e.to_string())?;
-        let _lock = Lock::acquire(&Lock::path_in(&home)).map_err(|e| e.to_string())?;
+        let _lock = Lock::acquire(&Lock::path_in(&home))
+            .map_err(|e| smd::sync::lock_refused(&e).report.join("\n"))?;
         smd::uniform::write_rename_script(&home, &config, args.has("verbose"))
     });
     match result {
