@@ -68,11 +68,6 @@ impl Db {
         });
     }
 
-    /// Bytes of heap this db holds, for memory reports.
-    pub fn heap_bytes(&self) -> usize {
-        self.names.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()
-    }
-
     /// Reads a db-file. A missing file is an empty db: that is how a first
     /// sync starts.
     pub fn load(path: &Path) -> Result<Db, DbError> {
@@ -123,11 +118,6 @@ impl Db {
             out.write_all(&line)?;
         }
         Ok(())
-    }
-
-    /// Replaces the file at `path` with this db, durably.
-    pub fn save(&self, path: &Path) -> io::Result<()> {
-        durable::replace_file(path, |out| self.write_to(out))
     }
 }
 

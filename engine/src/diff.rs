@@ -284,11 +284,6 @@ impl NewDb<'_> {
         self.len() == 0
     }
 
-    pub fn heap_bytes(&self) -> usize {
-        self.kept.capacity() * std::mem::size_of::<u32>()
-            + self.added.capacity() * std::mem::size_of::<(u32, MessageHash)>()
-    }
-
     /// Writes every line of the new db.
     pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         let mut line = Vec::with_capacity(256);

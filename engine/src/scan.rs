@@ -34,10 +34,6 @@ pub struct ScanSummary {
     pub commands: usize,
     pub walk_warnings: Vec<WalkWarning>,
     pub skipped: Vec<Skipped>,
-    /// Bytes of heap held by the scan's tables at their peak, for reports.
-    pub table_bytes: usize,
-    /// Messages in the new db.
-    pub new_db_len: usize,
 }
 
 /// Why a scan failed. Nothing was written when it does.
@@ -164,12 +160,6 @@ pub fn scan(
     )
     .map_err(ScanError::MassDeletion)?;
 
-    let table_bytes = old_db.heap_bytes()
-        + files.heap_bytes()
-        + known.capacity() * std::mem::size_of::<Option<u32>>()
-        + examined.capacity() * std::mem::size_of::<crate::examine::Examined>()
-        + outcome.db.heap_bytes();
-
     if !request.dry_run {
         save(&request.db_file, &outcome.db, started_at)?;
     }
@@ -179,8 +169,6 @@ pub fn scan(
         commands,
         walk_warnings,
         skipped: outcome.skipped,
-        table_bytes,
-        new_db_len: outcome.db.len(),
     })
 }
 

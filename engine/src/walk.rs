@@ -44,10 +44,6 @@ impl FileList {
         self.bytes.extend_from_slice(name);
         self.ends.push(self.bytes.len());
     }
-
-    pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
-    }
 }
 
 /// Something odd met during a walk that did not stop it.
