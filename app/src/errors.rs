@@ -222,6 +222,14 @@ pub fn explain(context: &str, cause: &str) -> Explanation {
                  option that allows it.",
             ),
         ),
+        (_, "remote-program-missing") => Explanation::new(
+            gettext("Sync Mail Dir Is Not Installed on the Server"),
+            gettext(
+                "The server has no smd-server or smd-client on the path that ssh \
+                 sessions use. Install Sync Mail Dir there; trying again will not help \
+                 until then.",
+            ),
+        ),
         (_, "unsafe-name") => Explanation::new(
             gettext("A Dangerous Message Name Was Refused"),
             gettext(
@@ -356,6 +364,7 @@ mod tests {
             "translator-not-found",
             "mailbox-has--absolute-path",
             "mass-deletion",
+            "remote-program-missing",
             "protocol-error",
             "unsafe-name",
         ] {
