@@ -14,6 +14,7 @@ mod translate;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{self, DirBuilder};
 use std::io::{self, BufRead, Read, Seek, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -111,7 +112,8 @@ pub fn run_client(
         stager: Stager::default(),
         pending: VecDeque::new(),
         outstanding_bytes: 0,
-        made_dirs: HashSet::new(),
+        folders: HashMap::new(),
+        tmp_leftovers: HashMap::new(),
         in_flight: HashMap::new(),
         diff_bytes: 0,
         stats: Stats::default(),
@@ -171,6 +173,23 @@ struct Local {
     /// Absolute path of the `tmp/` folder beside its folder.
     tmp_dir: PathBuf,
     file_name: Vec<u8>,
+    /// Its folder held no file when this run first met it.
+    folder_was_empty: bool,
+}
+
+/// A message found in `tmp/`, left by an earlier run.
+struct Leftover {
+    path: PathBuf,
+    hash: MessageHash,
+    len: u64,
+}
+
+/// What a folder held when the run first met it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FolderAtStart {
+    Empty,
+    /// Some files, or unknown (it could not be listed).
+    Unknown,
 }
 
 struct Session<'a, R, W> {
@@ -182,7 +201,11 @@ struct Session<'a, R, W> {
     stager: Stager,
     pending: VecDeque<(Pending, usize)>,
     outstanding_bytes: usize,
-    made_dirs: HashSet<PathBuf>,
+    /// Every folder met so far, and whether it was empty then.
+    folders: HashMap<PathBuf, FolderAtStart>,
+    /// The names in each `tmp/` folder when it was first met: what a killed
+    /// run may have left behind.
+    tmp_leftovers: HashMap<PathBuf, HashSet<Vec<u8>>>,
     /// Messages asked for and not yet in place, by local path.
     in_flight: HashMap<PathBuf, MessageHash>,
     /// Bytes of diff received, which bounds the size of the new db.
@@ -319,7 +342,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         match command {
             DiffLine::Add { name, hash } => {
                 let local = self.local(name)?;
-                match current_state(&local.path).map_err(conflict)? {
+                match self.target_state(&local).map_err(conflict)? {
                     None => self.fetch(name, local, *hash, Placement::New),
                     Some(found) if found == *hash => Ok(()),
                     Some(_) => Err(conflict(self.conflict(
@@ -346,7 +369,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 };
                 let target = self.local(to)?;
                 let source = self.local(from)?;
-                match current_state(&target.path).map_err(conflict)? {
+                match self.target_state(&target).map_err(conflict)? {
                     Some(found) if found == hash => return Ok(()),
                     Some(_) => {
                         return Err(conflict(self.conflict(
@@ -477,7 +500,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         let source = self.local(from)?;
         let target = self.local(to)?;
         let found_source = current_state(&source.path).map_err(conflict)?;
-        let found_target = current_state(&target.path).map_err(conflict)?;
+        let found_target = self.target_state(&target).map_err(conflict)?;
 
         match (found_source, found_target) {
             (Some(s), Some(t)) if t == hash && (is_move || s == hash) => {
@@ -576,35 +599,81 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             .parent()
             .map_or_else(|| parent.join("tmp"), |p| p.join("tmp"));
 
-        if !self.options.dry_run && self.made_dirs.insert(parent.clone()) {
-            let maildir = parent.parent().unwrap_or(&parent).to_owned();
-            for sub in ["cur", "new", "tmp"] {
-                let dir = maildir.join(sub);
-                if !dir.is_dir() {
-                    DirBuilder::new()
-                        .recursive(true)
-                        .mode(0o770)
-                        .create(&dir)
-                        .map_err(|error| {
-                            let failure = Failure::new(
-                                format!(
-                                    "unable to create the folder {}: {error}",
-                                    dir.display()
-                                ),
-                                Tags::new("mkdir", "wrong-permissions", true)
-                                    .with(Action::DisplayPermissions(dir.clone())),
-                            );
-                            failed(failure)
-                        })?;
-                    self.stager.touched(&dir);
-                }
-            }
-        }
+        let folder_at_start = match self.folders.get(&parent) {
+            Some(known) => *known,
+            None => self.first_meeting(&parent, &tmp_dir).map_err(failed)?,
+        };
         Ok(Local {
             path,
             tmp_dir,
             file_name: file_name.to_vec(),
+            folder_was_empty: folder_at_start == FolderAtStart::Empty,
         })
+    }
+
+    /// Notes what a folder holds before the run changes it, and creates it
+    /// (with its `cur`, `new` and `tmp` siblings) if it is missing.
+    ///
+    /// An empty folder spares a lookup per message placed in it, the bulk
+    /// of a first sync: nothing can be in the way there (and should
+    /// something appear meanwhile, the rename into place refuses to
+    /// replace it). The `tmp/` listing finds what a killed run left.
+    fn first_meeting(
+        &mut self,
+        folder: &Path,
+        tmp_dir: &Path,
+    ) -> Result<FolderAtStart, Failure> {
+        let at_start = match fs::read_dir(folder).map(|mut entries| entries.next()) {
+            Ok(None) => FolderAtStart::Empty,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => FolderAtStart::Empty,
+            _ => FolderAtStart::Unknown,
+        };
+        self.folders.insert(folder.to_owned(), at_start);
+
+        if !self.tmp_leftovers.contains_key(tmp_dir) {
+            let names = fs::read_dir(tmp_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|entry| entry.file_name().into_vec())
+                .collect();
+            self.tmp_leftovers.insert(tmp_dir.to_owned(), names);
+        }
+
+        if !self.options.dry_run {
+            let maildir = folder.parent().unwrap_or(folder);
+            for sub in ["cur", "new", "tmp"] {
+                let dir = maildir.join(sub);
+                if dir.is_dir() {
+                    continue;
+                }
+                DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o770)
+                    .create(&dir)
+                    .map_err(|error| {
+                        Failure::new(
+                            format!(
+                                "unable to create the folder {}: {error}",
+                                dir.display()
+                            ),
+                            Tags::new("mkdir", "wrong-permissions", true)
+                                .with(Action::DisplayPermissions(dir.clone())),
+                        )
+                    })?;
+                self.stager.touched(&dir);
+            }
+        }
+        Ok(at_start)
+    }
+
+    /// The message at a command's target: skips the lookup in a folder
+    /// that was empty.
+    fn target_state(&self, target: &Local) -> Result<Option<MessageHash>, Failure> {
+        if target.folder_was_empty {
+            return Ok(None);
+        }
+        current_state(&target.path)
     }
 
     fn delete(&mut self, local: &Local) -> Step {
@@ -699,13 +768,11 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         // A run killed after receiving this message, but before putting it
         // in place, left it complete in tmp/: use it instead of fetching it
         // again (its digests prove it is the right one).
-        let leftover = local.tmp_dir.join(as_path(&local.file_name));
-        if let Ok(Some(found)) = current_state(&leftover) {
-            if found == hash {
-                let len = fs::metadata(&leftover).map_or(0, |m| m.len());
+        if let Some(found) = self.leftover(&local) {
+            if found.hash == hash {
                 return self
                     .stager
-                    .stage(leftover, local.path, hash, placement, len)
+                    .stage(found.path, local.path, hash, placement, found.len)
                     .map_err(|f| (ClientExit::FetchFailed, f));
             }
         }
@@ -720,6 +787,18 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 placement,
             },
         )
+    }
+
+    /// The complete file a killed run left in `tmp/` for `local`, if any.
+    fn leftover(&self, local: &Local) -> Option<Leftover> {
+        let listed = self.tmp_leftovers.get(&local.tmp_dir)?;
+        if !listed.contains(&local.file_name) {
+            return None;
+        }
+        let path = local.tmp_dir.join(as_path(&local.file_name));
+        let hash = current_state(&path).ok()??;
+        let len = fs::metadata(&path).ok()?.len();
+        Some(Leftover { path, hash, len })
     }
 
     /// Asks for the header of `name`, to put on the body of `source`.

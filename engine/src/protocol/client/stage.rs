@@ -151,6 +151,16 @@ impl Stager {
         self.touched(&staged.target);
         self.touched(&staged.tmp);
 
+        // A new message nearly always finds its name free: try that first,
+        // and look at what is there only when the rename refuses.
+        if staged.placement == Placement::New {
+            match rename_no_replace(&staged.tmp, &staged.target) {
+                Ok(()) => return Ok(()),
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(error) => return Err(rename_failed(staged, error)),
+            }
+        }
+
         let current = current_state(&staged.target)?;
         let acceptable = match (current, staged.placement) {
             (None, _) => true,
@@ -172,26 +182,27 @@ impl Stager {
             ));
         }
 
-        let renamed = if current.is_none() && staged.target.exists() {
-            // An empty file counts as absent: replace it.
-            fs::rename(&staged.tmp, &staged.target)
-        } else if current.is_none() {
+        let renamed = if current.is_none() && !staged.target.exists() {
             rename_no_replace(&staged.tmp, &staged.target)
         } else {
+            // The message being replaced, or an empty file (which counts
+            // as absent).
             fs::rename(&staged.tmp, &staged.target)
         };
-        renamed.map_err(|error| {
-            Failure::new(
-                format!(
-                    "unable to rename {} to {}: {error}; check the folder's permissions",
-                    staged.tmp.display(),
-                    staged.target.display()
-                ),
-                Tags::new("receive", "non-writeable-file", true)
-                    .with(Action::DisplayPermissions(staged.target.clone())),
-            )
-        })
+        renamed.map_err(|error| rename_failed(staged, error))
     }
+}
+
+fn rename_failed(staged: &Staged, error: io::Error) -> Failure {
+    Failure::new(
+        format!(
+            "unable to rename {} to {}: {error}; check the folder's permissions",
+            staged.tmp.display(),
+            staged.target.display()
+        ),
+        Tags::new("receive", "non-writeable-file", true)
+            .with(Action::DisplayPermissions(staged.target.clone())),
+    )
 }
 
 /// The message at `path`, or `None` for no file or an empty one.
@@ -335,6 +346,31 @@ mod tests {
         let failure = stager.commit().unwrap_err();
         assert_eq!(failure.tags.cause, "modify-while-update");
         assert_eq!(fs::read(cur.join("2")).unwrap(), b"someone else's mail");
+        assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_new_message_already_in_place_or_an_empty_file_is_no_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, cur) = (dir.path().join("tmp"), dir.path().join("cur"));
+        fs::create_dir_all(&tmp).unwrap();
+        fs::create_dir_all(&cur).unwrap();
+        let mut stager = Stager::default();
+        let mail = b"Subject: x\n\nbody\n";
+        fs::write(cur.join("same"), mail).unwrap();
+        fs::write(cur.join("empty"), "").unwrap();
+
+        for name in ["same", "empty"] {
+            let (mut file, path) = stager.create_tmp(&tmp, name.as_bytes()).unwrap();
+            io::Write::write_all(&mut file, mail).unwrap();
+            stager
+                .stage(path, cur.join(name), hash_bytes(mail), Placement::New, 17)
+                .unwrap();
+        }
+        stager.commit().unwrap();
+
+        assert_eq!(fs::read(cur.join("same")).unwrap(), mail);
+        assert_eq!(fs::read(cur.join("empty")).unwrap(), mail);
         assert_eq!(fs::read_dir(&tmp).unwrap().count(), 0);
     }
 }
