@@ -976,7 +976,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
     /// met: from the staged file, or from its final name once placed.
     fn copy_fetched(&mut self, source: &Path, local: Local, hash: MessageHash) -> Step {
         let failed = |failure| (ClientExit::FetchFailed, failure);
-        let from = self.stager.staged_file(source).unwrap_or(source).to_owned();
+        let from = self.stager.staged_file(source).map_err(failed)?;
         let (mut out, tmp) = self
             .stager
             .create_tmp(&local.tmp_dir, &local.file_name)

@@ -7,13 +7,14 @@
 //! verified messages under their final names (and perhaps a stray file in
 //! a `tmp/` folder, which Maildir readers ignore).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::thread::{self, JoinHandle};
 
 use crate::durable;
 use crate::examine::open_noatime;
@@ -44,12 +45,23 @@ struct Staged {
 }
 
 /// Staged files not yet in place, and folders not yet flushed.
+///
+/// A full batch is put in place by a thread of its own while the next one
+/// is received: waiting for the disk would otherwise stall the link. At
+/// most one batch is in flight; [`Stager::commit`] waits for everything.
 #[derive(Default)]
 pub struct Stager {
     batch: Vec<Staged>,
     batch_bytes: u64,
     dirty_dirs: BTreeSet<PathBuf>,
     counter: u64,
+    in_flight: Option<InFlight>,
+}
+
+/// A batch being put in place by its thread.
+struct InFlight {
+    targets: HashSet<PathBuf>,
+    placing: JoinHandle<Result<(), Failure>>,
 }
 
 impl Stager {
@@ -81,7 +93,8 @@ impl Stager {
         }
     }
 
-    /// Queues a verified file in `tmp/` to be renamed to `target`.
+    /// Queues a verified file in `tmp/` to be renamed to `target`. An
+    /// error may be an earlier batch's, which failed to be put in place.
     pub fn stage(
         &mut self,
         tmp: PathBuf,
@@ -98,17 +111,26 @@ impl Stager {
         });
         self.batch_bytes += len;
         if self.batch.len() >= BATCH_FILES || self.batch_bytes >= BATCH_BYTES {
-            self.commit()?;
+            self.wait_for_in_flight()?;
+            self.start_placing();
         }
         Ok(())
     }
 
-    /// The `tmp/` file staged to become `target`, while not yet in place.
-    pub fn staged_file(&self, target: &Path) -> Option<&Path> {
-        self.batch
-            .iter()
-            .find(|s| s.target == target)
-            .map(|s| s.tmp.as_path())
+    /// Where the message staged to become `target` is now: its `tmp/` file
+    /// while it waits in the batch, or `target` itself once in place.
+    pub fn staged_file(&mut self, target: &Path) -> Result<PathBuf, Failure> {
+        if let Some(staged) = self.batch.iter().find(|s| s.target == target) {
+            return Ok(staged.tmp.clone());
+        }
+        let placing = self
+            .in_flight
+            .as_ref()
+            .is_some_and(|in_flight| in_flight.targets.contains(target));
+        if placing {
+            self.wait_for_in_flight()?;
+        }
+        Ok(target.to_owned())
     }
 
     /// Remembers a folder whose entries changed (a rename or a removal).
@@ -118,79 +140,111 @@ impl Stager {
         }
     }
 
-    /// Puts the batch in place: flush the files, rename them, flush the
-    /// folders.
+    /// Puts every staged file in place and flushes every folder touched,
+    /// and waits until that is done.
     pub fn commit(&mut self) -> Result<(), Failure> {
+        let earlier = self.wait_for_in_flight();
         if self.batch.is_empty() && self.dirty_dirs.is_empty() {
-            return Ok(());
+            return earlier;
         }
-        if let Some(first) = self.batch.first() {
-            sync_filesystem(&first.tmp)
-                .map_err(|error| write_failed(&first.tmp, error))?;
-        }
+        self.start_placing();
+        let this_one = self.wait_for_in_flight();
+        earlier.and(this_one)
+    }
 
+    /// Hands the batch and the folders touched so far to a thread that
+    /// puts them in place.
+    fn start_placing(&mut self) {
         let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
-        let mut result = Ok(());
-        for staged in batch {
-            if result.is_ok() {
-                result = self.place(&staged);
-            }
-            if result.is_err() {
-                let _ = fs::remove_file(&staged.tmp);
+        let mut dirty_dirs = std::mem::take(&mut self.dirty_dirs);
+        for staged in &batch {
+            for path in [&staged.target, &staged.tmp] {
+                if let Some(parent) = path.parent() {
+                    dirty_dirs.insert(parent.to_owned());
+                }
             }
         }
 
-        for dir in std::mem::take(&mut self.dirty_dirs) {
-            durable::sync_dir(&dir).map_err(|error| write_failed(&dir, error))?;
-        }
-        result
+        let targets = batch.iter().map(|staged| staged.target.clone()).collect();
+        let placing = thread::spawn(move || place_batch(batch, dirty_dirs));
+        self.in_flight = Some(InFlight { targets, placing });
     }
 
-    fn place(&mut self, staged: &Staged) -> Result<(), Failure> {
-        self.touched(&staged.target);
-        self.touched(&staged.tmp);
-
-        // A new message nearly always finds its name free: try that first,
-        // and look at what is there only when the rename refuses.
-        if staged.placement == Placement::New {
-            match rename_no_replace(&staged.tmp, &staged.target) {
-                Ok(()) => return Ok(()),
-                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(error) => return Err(rename_failed(staged, error)),
-            }
-        }
-
-        let current = current_state(&staged.target)?;
-        let acceptable = match (current, staged.placement) {
-            (None, _) => true,
-            (Some(hash), _) if hash == staged.hash => {
-                // Already there: someone (a previous run) did it.
-                fs::remove_file(&staged.tmp).map_err(|e| write_failed(&staged.tmp, e))?;
-                return Ok(());
-            }
-            (Some(hash), Placement::Replace { old }) => hash == old,
-            (Some(_), Placement::New) => false,
+    fn wait_for_in_flight(&mut self) -> Result<(), Failure> {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(());
         };
-        if !acceptable {
-            return Err(Failure::new(
-                format!(
-                    "{} changed while it was being synchronized; run the sync again",
-                    staged.target.display()
-                ),
-                Tags::retry("receive", "modify-while-update"),
-            ));
-        }
-
-        let renamed = if current.is_none() && !staged.target.exists() {
-            rename_no_replace(&staged.tmp, &staged.target)
-        } else {
-            // The message being replaced, or an empty file (which counts
-            // as absent).
-            fs::rename(&staged.tmp, &staged.target)
-        };
-        renamed.map_err(|error| rename_failed(staged, error))
+        in_flight
+            .placing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
+}
+
+/// Puts a batch in place: flush the files, rename them, flush the folders.
+/// After a failure the rest of the batch is removed from `tmp/`.
+fn place_batch(batch: Vec<Staged>, dirty_dirs: BTreeSet<PathBuf>) -> Result<(), Failure> {
+    if let Some(first) = batch.first() {
+        sync_filesystem(&first.tmp).map_err(|error| write_failed(&first.tmp, error))?;
+    }
+
+    let mut result = Ok(());
+    for staged in batch {
+        if result.is_ok() {
+            result = place(&staged);
+        }
+        if result.is_err() {
+            let _ = fs::remove_file(&staged.tmp);
+        }
+    }
+
+    for dir in dirty_dirs {
+        durable::sync_dir(&dir).map_err(|error| write_failed(&dir, error))?;
+    }
+    result
+}
+
+fn place(staged: &Staged) -> Result<(), Failure> {
+    // A new message nearly always finds its name free: try that first,
+    // and look at what is there only when the rename refuses.
+    if staged.placement == Placement::New {
+        match rename_no_replace(&staged.tmp, &staged.target) {
+            Ok(()) => return Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(rename_failed(staged, error)),
+        }
+    }
+
+    let current = current_state(&staged.target)?;
+    let acceptable = match (current, staged.placement) {
+        (None, _) => true,
+        (Some(hash), _) if hash == staged.hash => {
+            // Already there: someone (a previous run) did it.
+            fs::remove_file(&staged.tmp).map_err(|e| write_failed(&staged.tmp, e))?;
+            return Ok(());
+        }
+        (Some(hash), Placement::Replace { old }) => hash == old,
+        (Some(_), Placement::New) => false,
+    };
+    if !acceptable {
+        return Err(Failure::new(
+            format!(
+                "{} changed while it was being synchronized; run the sync again",
+                staged.target.display()
+            ),
+            Tags::retry("receive", "modify-while-update"),
+        ));
+    }
+
+    let renamed = if current.is_none() && !staged.target.exists() {
+        rename_no_replace(&staged.tmp, &staged.target)
+    } else {
+        // The message being replaced, or an empty file (which counts as
+        // absent).
+        fs::rename(&staged.tmp, &staged.target)
+    };
+    renamed.map_err(|error| rename_failed(staged, error))
 }
 
 fn rename_failed(staged: &Staged, error: io::Error) -> Failure {
