@@ -20,6 +20,7 @@ use crate::hooks::{self, HookFailed};
 use crate::lock::{Lock, LockError};
 use crate::protocol::client::{run_client, ClientOptions, Progress};
 use crate::protocol::server::{serve, ServerExit, ServerOptions};
+use crate::protocol::wire;
 use crate::protocol::Failure;
 use crate::tags::{Action, Stats, Tags};
 use crate::workarea;
@@ -276,6 +277,8 @@ impl<'a> Run<'a> {
         let mut remote = self.spawn_remote(server_log).map_err(setup)?;
         let remote_out = remote.stdout.take().expect("stdout is piped");
         let remote_in = remote.stdin.take().expect("stdin is piped");
+        wire::widen_pipe(&remote_out);
+        wire::widen_pipe(&remote_in);
         let traffic = self
             .config
             .debug

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use smd::cli::{home, leading_options, override_db, report_failure, StderrLog};
 use smd::getopt::Spec;
 use smd::protocol::client::{run_client, ClientExit, ClientOptions};
+use smd::protocol::wire;
 
 const SPECS: &[Spec] = &[
     Spec {
@@ -109,6 +110,8 @@ fn main() -> ExitCode {
         ));
     }
 
+    wire::widen_pipe(&io::stdin());
+    wire::widen_pipe(&io::stdout());
     let mut reader = BufReader::with_capacity(256 * 1024, io::stdin().lock());
     let mut writer = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut stderr = io::stderr();

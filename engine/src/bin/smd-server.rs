@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use smd::cli::{home, leading_options, override_db, report_failure, StderrLog};
 use smd::getopt::Spec;
 use smd::protocol::server::{serve, ServerOptions};
-use smd::protocol::{path_inside_smd_dir, DbPaths};
+use smd::protocol::{path_inside_smd_dir, wire, DbPaths};
 use smd::{durable, url};
 
 const SPECS: &[Spec] = &[
@@ -151,6 +151,8 @@ fn main() -> ExitCode {
         ));
     }
 
+    wire::widen_pipe(&io::stdin());
+    wire::widen_pipe(&io::stdout());
     let mut reader = BufReader::with_capacity(64 * 1024, io::stdin().lock());
     let mut writer = BufWriter::with_capacity(256 * 1024, io::stdout().lock());
     let mut log = StderrLog::new(verbose);

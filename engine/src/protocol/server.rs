@@ -2,7 +2,7 @@
 //! serve message data, and agree on the new db.
 
 use std::fs::{self, File};
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::PathBuf;
 
 use super::diffline::check_message_name;
@@ -79,7 +79,7 @@ impl ServerOutcome {
 /// human-readable lines (`INFO: ...`) a terminal or log file shows.
 pub fn serve(
     options: &ServerOptions,
-    reader: &mut impl BufRead,
+    reader: &mut BufReader<impl Read>,
     writer: &mut impl Write,
     log: &mut dyn Write,
 ) -> ServerOutcome {
@@ -207,7 +207,7 @@ fn serve_requests(
     options: &ServerOptions,
     paths: &DbPaths,
     roots: &[Vec<u8>],
-    reader: &mut impl BufRead,
+    reader: &mut BufReader<impl Read>,
     writer: &mut impl Write,
     log: &mut dyn Write,
 ) -> ServerOutcome {
@@ -267,6 +267,16 @@ fn serve_requests(
             // Tell a client that waits for data that none will come.
             let _ = writer.write_all(b"ABORT\n").and_then(|()| writer.flush());
             return outcome;
+        }
+
+        // The client sends requests ahead: answer all those already here
+        // with large writes, and push the answers out before waiting for
+        // more (the client may be waiting for them to send more).
+        if reader.buffer().is_empty() {
+            if let Err(error) = writer.flush() {
+                let failure = Failure::network("transmit", &error.into());
+                return ServerOutcome::failed(ServerExit::ClientVanished, failure);
+            }
         }
     }
 }
@@ -356,7 +366,7 @@ fn transmit(
             }
         }
     }
-    writer.flush().map_err(network)
+    Ok(())
 }
 
 /// Reads the header bytes (through the first `\n\n`, or the whole file),

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::io::{self, BufRead, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
 
 /// Longest command line accepted. Names are at most a few KiB; a diff line
 /// carries two names and three digests.
@@ -134,6 +135,20 @@ pub fn read_chunk(reader: &mut impl BufRead, limit: u64) -> Result<Vec<u8>, Wire
     let mut data = Vec::new();
     copy_chunk(reader, len, &mut data)?;
     Ok(data)
+}
+
+/// Asks for a 1 MiB buffer on a pipe carrying the protocol (the kernel's
+/// default is 64 KiB): fewer, larger reads and writes, and fewer waits
+/// for the other side. Anything that is not a pipe, or a refusal (a lower
+/// `/proc/sys/fs/pipe-max-size`), leaves it as it is.
+#[allow(unsafe_code)]
+pub fn widen_pipe(pipe: &impl AsFd) {
+    const SIZE: libc::c_int = 1 << 20;
+    // SAFETY: fcntl on a descriptor kept open by the borrow; F_SETPIPE_SZ
+    // only changes the pipe's capacity and fails harmlessly on non-pipes.
+    unsafe {
+        libc::fcntl(pipe.as_fd().as_raw_fd(), libc::F_SETPIPE_SZ, SIZE);
+    }
 }
 
 /// Writes `chunk LEN\n`; exactly LEN bytes must follow.
