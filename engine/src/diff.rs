@@ -284,6 +284,13 @@ impl NewDb<'_> {
         self.len() == 0
     }
 
+    /// Whether the new db lists exactly the old db's entries, in the same
+    /// order: nothing was added, and nothing left (what stays keeps its
+    /// order, so equal counts mean every entry stayed).
+    pub fn lists_the_old_db(&self) -> bool {
+        self.added.is_empty() && self.kept.len() == self.old.len()
+    }
+
     /// Writes every line of the new db.
     pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         let mut line = Vec::with_capacity(256);

@@ -24,8 +24,23 @@ pub struct ScanRequest {
     /// start time to `<db>.mtime.new`.
     pub db_file: PathBuf,
     pub options: DiffOptions,
-    /// Write no new db.
-    pub dry_run: bool,
+    pub saving: DbSaving,
+}
+
+/// When a scan writes the new db, `<db>.new`, and its start time,
+/// `<db>.mtime.new`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DbSaving {
+    /// Always: what mddiff's callers expect.
+    #[default]
+    Always,
+    /// Only the start time when the new db would list exactly the old
+    /// db's entries: the old db stays the current one. Rewriting and
+    /// flushing a db of a million lines to say nothing changed would cost
+    /// more than the rest of such a run.
+    WhenChanged,
+    /// Never: a dry run.
+    Never,
 }
 
 /// What a scan found besides the commands.
@@ -34,6 +49,8 @@ pub struct ScanSummary {
     pub commands: usize,
     pub walk_warnings: Vec<WalkWarning>,
     pub skipped: Vec<Skipped>,
+    /// Whether `<db>.new` was written (or, in a dry run, would have been).
+    pub db_changed: bool,
 }
 
 /// Why a scan failed. Nothing was written when it does.
@@ -160,8 +177,14 @@ pub fn scan(
     )
     .map_err(ScanError::MassDeletion)?;
 
-    if !request.dry_run {
-        save(&request.db_file, &outcome.db, started_at)?;
+    let db_changed = !outcome.db.lists_the_old_db();
+    match request.saving {
+        DbSaving::Always => save(&request.db_file, Some(&outcome.db), started_at)?,
+        DbSaving::WhenChanged if db_changed => {
+            save(&request.db_file, Some(&outcome.db), started_at)?
+        }
+        DbSaving::WhenChanged => save(&request.db_file, None, started_at)?,
+        DbSaving::Never => {}
     }
 
     Ok(ScanSummary {
@@ -169,6 +192,7 @@ pub fn scan(
         commands,
         walk_warnings,
         skipped: outcome.skipped,
+        db_changed,
     })
 }
 
@@ -193,13 +217,22 @@ fn excluded_entries(db: &Db, known: &[Option<u32>], excludes: &[Vec<u8>]) -> Vec
         .collect()
 }
 
+/// Writes the new db, or with `None` removes a `<db>.new` left by an
+/// earlier run (so it cannot be taken for this one's), and the start time.
 fn save(
     db_file: &Path,
-    new_db: &diff::NewDb<'_>,
+    new_db: Option<&diff::NewDb<'_>>,
     started_at: i64,
 ) -> Result<(), ScanError> {
     let db_new = db::with_suffix(db_file, ".new");
-    new_db.save(&db_new).map_err(|source| ScanError::SaveDb {
+    let saved = match new_db {
+        Some(new_db) => new_db.save(&db_new),
+        None => match std::fs::remove_file(&db_new) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        },
+    };
+    saved.map_err(|source| ScanError::SaveDb {
         path: db_new,
         source,
     })?;

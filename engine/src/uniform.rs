@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::diff::DiffOptions;
 use crate::protocol::client::{run_client, ClientOptions};
 use crate::protocol::DbPaths;
-use crate::scan::{scan, ScanRequest};
+use crate::scan::{scan, DbSaving, ScanRequest};
 use crate::sync::remote_command;
 use crate::url;
 use crate::workarea;
@@ -78,7 +78,7 @@ fn scan_send_and_compare(
             .collect(),
         db_file: rename_db.to_owned(),
         options: DiffOptions::default(),
-        dry_run: false,
+        saving: DbSaving::Always,
     };
     scan(&request, &mut |_| {})
         .map_err(|e| format!("unable to scan the local mailbox: {e}"))?;

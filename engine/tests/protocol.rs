@@ -417,6 +417,33 @@ fn add_fetches_the_new_message() {
 }
 
 #[test]
+fn a_sync_with_nothing_to_do_keeps_both_db_files_and_moves_the_scan_time() {
+    use std::os::unix::fs::MetadataExt;
+
+    let sb = synced();
+    let server_db = db_path(&sb.server, DB);
+    let client_db = db_path(&sb.client, DB);
+    let before = [&server_db, &client_db].map(|path| fs::metadata(path).unwrap().ino());
+    let scan_time = db_path(&sb.server, &format!("{DB}.mtime"));
+    fs::write(&scan_time, "1000000000").unwrap();
+    // A db.new left by a run killed before its COMMIT must not outlive
+    // this run, or a later handshake could take it for the current db.
+    fs::write(db_path(&sb.server, &format!("{DB}.new")), "stale\n").unwrap();
+
+    let run = follow_up(&sb);
+
+    assert!(run.verbs().is_empty(), "{}", run.explain());
+    let after = [&server_db, &client_db].map(|path| fs::metadata(path).unwrap().ino());
+    assert_eq!(before, after, "a db-file was rewritten");
+    let recorded: i64 = fs::read_to_string(&scan_time)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(recorded > 1_000_000_000, "the scan time stayed {recorded}");
+}
+
+#[test]
 fn copy_is_done_locally() {
     let sb = synced();
     fs::copy(

@@ -14,7 +14,7 @@ use smd::diff::{write_command, DiffOptions};
 use smd::examine::open_noatime;
 use smd::getopt::{self, Spec};
 use smd::message::hash_stream;
-use smd::scan::{scan, ScanRequest};
+use smd::scan::{scan, DbSaving, ScanRequest};
 use smd::sha::Sha;
 use smd::url;
 use smd::walk::Walker;
@@ -182,7 +182,11 @@ fn main() -> ExitCode {
                             no_move: args.has("no-move"),
                             delete_guard_percent: None,
                         },
-                        dry_run: args.has("dry-run"),
+                        saving: if args.has("dry-run") {
+                            DbSaving::Never
+                        } else {
+                            DbSaving::Always
+                        },
                     };
                     diff(&request, verbose)
                 }

@@ -11,7 +11,7 @@ use super::{handshake, DbPaths, Failure};
 use crate::diff::{write_command, DiffOptions};
 use crate::durable;
 use crate::examine::open_noatime;
-use crate::scan::{scan, ScanError, ScanRequest};
+use crate::scan::{scan, DbSaving, ScanError, ScanRequest};
 use crate::tags::{Action, Tags};
 use crate::url;
 use crate::walk::{as_path, WalkError};
@@ -98,12 +98,13 @@ pub fn serve(
         .iter()
         .map(|m| url::decode(m.as_bytes()))
         .collect();
-    let refused = match send_diff(options, &paths, &roots, writer, log) {
-        Ok(refused) => refused,
-        Err(failure) => {
-            return ServerOutcome::failed(ServerExit::ClientVanished, failure)
-        }
-    };
+    let DiffSent { refused, new_db } =
+        match send_diff(options, &paths, &roots, writer, log) {
+            Ok(sent) => sent,
+            Err(failure) => {
+                return ServerOutcome::failed(ServerExit::ClientVanished, failure)
+            }
+        };
 
     if options.stop_after_diff {
         if options.override_db.is_some() {
@@ -119,12 +120,28 @@ pub fn serve(
         return ServerOutcome::done();
     }
 
-    let mut outcome = serve_requests(options, &paths, &roots, reader, writer, log);
+    let mut outcome =
+        serve_requests(options, &paths, new_db, &roots, reader, writer, log);
     if outcome.failure.is_none() {
         // The client aborts on the refusal; the reason is ours to report.
         outcome.failure = refused;
     }
     outcome
+}
+
+/// What the scan left for the db agreement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewDb {
+    /// In `<db>.new`.
+    Written,
+    /// The old db, unchanged: nothing was written but the scan time.
+    SameAsOld,
+}
+
+struct DiffSent {
+    /// Why the deletion guard refused the diff, if it did.
+    refused: Option<Failure>,
+    new_db: NewDb,
 }
 
 /// Scans and sends the diff and `END`. A diff refused by the deletion
@@ -135,8 +152,9 @@ fn send_diff(
     roots: &[Vec<u8>],
     writer: &mut impl Write,
     log: &mut dyn Write,
-) -> Result<Option<Failure>, Failure> {
+) -> Result<DiffSent, Failure> {
     let mut refused = None;
+    let mut new_db = NewDb::Written;
     let request = ScanRequest {
         base: mail_base(options).to_owned(),
         roots: roots.to_vec(),
@@ -151,7 +169,11 @@ fn send_diff(
             no_move: options.no_move,
             delete_guard_percent: options.delete_guard_percent,
         },
-        dry_run: options.dry_run,
+        saving: if options.dry_run {
+            DbSaving::Never
+        } else {
+            DbSaving::WhenChanged
+        },
     };
 
     let mut line = Vec::with_capacity(512);
@@ -174,6 +196,9 @@ fn send_diff(
                 "INFO: scanned {} messages, {} changes to send",
                 summary.messages, summary.commands
             );
+            if !summary.db_changed {
+                new_db = NewDb::SameAsOld;
+            }
         }
         Err(error) => {
             // The client turns this line into a tagged error of its own.
@@ -200,12 +225,13 @@ fn send_diff(
         None => writer.write_all(b"END\n").and_then(|()| writer.flush()),
     };
     sent.map_err(|error| Failure::network("send-diff", &WireError::from(error)))?;
-    Ok(refused)
+    Ok(DiffSent { refused, new_db })
 }
 
 fn serve_requests(
     options: &ServerOptions,
     paths: &DbPaths,
+    new_db: NewDb,
     roots: &[Vec<u8>],
     reader: &mut BufReader<impl Read>,
     writer: &mut impl Write,
@@ -239,9 +265,9 @@ fn serve_requests(
         } else if let Some(name) = line.strip_prefix(b"GETBODY ") {
             transmit(roots, mail_base(options), name, Part::Body, writer)
         } else if line == b"COMMIT" {
-            send_delta(paths, options.dry_run, writer)
+            send_delta(paths, new_db, options.dry_run, writer)
         } else if line == b"DONE" {
-            return finish(paths, options.dry_run);
+            return finish(paths, new_db, options.dry_run);
         } else if line == b"ABORT" {
             let _ = writeln!(log, "ERROR: the client aborted; removing the new db files");
             if !options.dry_run {
@@ -401,6 +427,7 @@ fn read_header(file: &mut File) -> io::Result<Vec<u8>> {
 
 fn send_delta(
     paths: &DbPaths,
+    new_db: NewDb,
     dry_run: bool,
     writer: &mut impl Write,
 ) -> Result<(), ServerOutcome> {
@@ -418,8 +445,10 @@ fn send_delta(
             })
         };
         let old = read(paths.db.clone())?;
-        let new = read(paths.new_db())?;
-        vcdiff::encode(&old, &new)
+        match new_db {
+            NewDb::Written => vcdiff::encode(&old, &read(paths.new_db())?),
+            NewDb::SameAsOld => vcdiff::encode(&old, &old),
+        }
     };
     wire::write_chunk(writer, &delta)
         .and_then(|()| writer.flush())
@@ -431,11 +460,15 @@ fn send_delta(
         })
 }
 
-fn finish(paths: &DbPaths, dry_run: bool) -> ServerOutcome {
+fn finish(paths: &DbPaths, new_db: NewDb, dry_run: bool) -> ServerOutcome {
     if dry_run {
         return ServerOutcome::done();
     }
-    let renamed = fs::rename(paths.new_db(), &paths.db)
+    let db_in_place = match new_db {
+        NewDb::Written => fs::rename(paths.new_db(), &paths.db),
+        NewDb::SameAsOld => Ok(()),
+    };
+    let renamed = db_in_place
         .and_then(|()| fs::rename(paths.new_mtime(), paths.mtime()))
         .and_then(|()| durable::sync_parent(&paths.db));
     match renamed {
