@@ -30,6 +30,7 @@ pub mod sha;
 pub mod sync;
 pub mod tags;
 pub mod translate;
+pub mod translator;
 pub mod uniform;
 pub mod url;
 pub mod walk;
