@@ -19,6 +19,7 @@ pub mod examine;
 pub mod fnmatch;
 pub mod getopt;
 pub mod hooks;
+pub mod interrupt;
 pub mod lock;
 pub mod message;
 pub mod protocol;

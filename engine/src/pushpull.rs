@@ -79,8 +79,12 @@ Synchronizes the mailbox of endpoint NAME (default: default), configured in
                            of the messages on the receiving side
   -h, --help               this help
 
-Exit status: 0 on success, 1 on failure, or the exit code of a failing hook.
-See {command}(1) and smd-config(5).
+SIGTERM, SIGINT (Ctrl-C) or SIGHUP stop the run cleanly: the connection is
+closed, the mail received whole stays, the lock is released (a second
+Ctrl-C ends it at once).
+
+Exit status: 0 on success, 1 on failure or when stopped, or the exit code
+of a failing hook. See {command}(1) and smd-config(5).
 "
     )
 }
@@ -111,6 +115,10 @@ pub fn main(direction: Direction) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Err(error) = crate::interrupt::install() {
+        println!("{command}: unable to handle SIGTERM and SIGINT: {error}");
+        return ExitCode::from(1);
+    }
     adopt_old_config(&home, &name);
 
     let config = match Config::load(&home, &name) {
