@@ -1,5 +1,5 @@
 //! Stopping a sync on request, with real processes and signals: smd-pull
-//! in the middle of a transfer whose connection
+//! (and smd-loop running it) in the middle of a transfer whose connection
 //! has stalled, told to stop with SIGTERM or SIGINT. Each must stop at
 //! once, keep the mail received whole, release its lock, and leave things
 //! so that the next run completes the work.
@@ -197,6 +197,15 @@ impl Running {
         assert!(status.success());
     }
 
+    /// A signal to the whole group, as a terminal sends Ctrl-C.
+    fn signal_group(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), "--", &format!("-{}", self.child.id())])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
     /// Waits for the exit, within `limit`; returns the exit code, the
     /// time it took and the output. What is left of the group (the
     /// stalled connection) goes.
@@ -266,6 +275,53 @@ fn smd_pull_stops_at_once_on_ctrl_c() {
     assert_eq!(code, Some(1), "{output}");
     assert!(took < PROMPT, "{took:?}");
     assert!(output.contains("stopped by SIGINT"), "{output}");
+    sb.assert_unlocked();
+    sb.assert_only_whole_messages_arrived();
+    sb.assert_next_pull_completes();
+}
+
+#[test]
+fn smd_loop_stops_the_running_pull_cleanly_and_exits_0_on_sigterm() {
+    let sb = Sandbox::new();
+    fs::write(sb.lap().join(".smd/loop"), "1 0 default\n").unwrap();
+    let running = sb.start("smd-loop", &[], true);
+    sb.wait_for_the_stall();
+
+    running.signal("TERM");
+    let (code, took, output) = running.finish(PROMPT);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(took < PROMPT, "{took:?}");
+    // smd-pull was told, and stopped in its own clean way.
+    assert!(sb.log("client.default.log").contains("stopped by SIGTERM"));
+    let loop_log = sb.log("loop.log");
+    assert!(loop_log.contains("stopped by SIGTERM"), "{loop_log}");
+    assert!(
+        !loop_log.contains("failure that needs attention"),
+        "{loop_log}"
+    );
+    sb.assert_unlocked();
+    sb.assert_only_whole_messages_arrived();
+    sb.assert_next_pull_completes();
+}
+
+#[test]
+fn smd_loop_stops_on_ctrl_c_in_its_terminal() {
+    let sb = Sandbox::new();
+    fs::write(sb.lap().join(".smd/loop"), "1 0 default\n").unwrap();
+    let running = sb.start("smd-loop", &[], true);
+    sb.wait_for_the_stall();
+
+    // The terminal sends SIGINT to every process of the foreground group:
+    // smd-loop, smd-pull and the connection.
+    running.signal_group("INT");
+    let (code, took, output) = running.finish(PROMPT);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(took < PROMPT, "{took:?}");
+    assert!(sb.log("loop.log").contains("stopped by SIGINT"));
+    // smd-pull got the terminal's SIGINT and smd-loop's SIGTERM: either
+    // may be first.
+    let client_log = sb.log("client.default.log");
+    assert!(client_log.contains("ERROR: stopped by SIG"), "{client_log}");
     sb.assert_unlocked();
     sb.assert_only_whole_messages_arrived();
     sb.assert_next_pull_completes();
