@@ -326,3 +326,32 @@ fn smd_loop_stops_on_ctrl_c_in_its_terminal() {
     sb.assert_only_whole_messages_arrived();
     sb.assert_next_pull_completes();
 }
+
+/// For a person who cannot wait: here a post hook takes its time after
+/// the first Ctrl-C, and the second one ends smd-pull at once.
+#[test]
+fn a_second_ctrl_c_ends_smd_pull_at_once() {
+    let sb = Sandbox::new();
+    script(
+        &sb.lap().join(".smd/hooks/post-pull.d/slow"),
+        "#!/bin/sh\n: > \"$HOME/../hook-started\"\nexec sleep 600\n",
+    );
+    let running = sb.start("smd-pull", &[], true);
+    sb.wait_for_the_stall();
+
+    running.signal("INT");
+    let deadline = Instant::now() + PROMPT;
+    while !sb.root.join("hook-started").exists() {
+        assert!(Instant::now() < deadline, "the post hook never ran");
+        thread::sleep(Duration::from_millis(10));
+    }
+    running.signal("INT");
+    let (code, took, output) = running.finish(PROMPT);
+    assert_eq!(code, None, "it was not ended by the signal: {output}");
+    assert!(took < PROMPT, "{took:?}");
+    sb.assert_only_whole_messages_arrived();
+
+    // The lock of the program that is gone does not stand in the way.
+    fs::remove_file(sb.lap().join(".smd/hooks/post-pull.d/slow")).unwrap();
+    sb.assert_next_pull_completes();
+}
