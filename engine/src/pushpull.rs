@@ -51,6 +51,19 @@ fn usage(direction: Direction) -> String {
         Direction::Pull => ("smd-pull", "from the server to this machine"),
         Direction::Push => ("smd-push", "from this machine to the server"),
     };
+    // What -n leaves behind surprises people: say it where -n is.
+    let no_delete = match direction {
+        Direction::Pull => {
+            "do not propagate deletions: what the server
+                           deleted stays here, but the db forgets it, so
+                           the next smd-push copies it back there"
+        }
+        Direction::Push => {
+            "do not propagate deletions: what was deleted
+                           here stays on the server, but the db forgets
+                           it, so the next smd-pull copies it back here"
+        }
+    };
     format!(
         "\
 Usage: {command} [options] [NAME]
@@ -60,14 +73,18 @@ Synchronizes the mailbox of endpoint NAME (default: default), configured in
   -v, --verbose            say what happens, and show the tags
   -s, --show-tags          print the machine-readable TAGS lines at the end
   -d, --dry-run            change nothing; report what would be done
-  -n, --no-delete          do not propagate deletions
+  -n, --no-delete          {no_delete}
   -t, --template-only      only write the config template if it is missing
       --allow-mass-delete  let this run delete more than DELETE_GUARD_PERCENT
                            of the messages on the receiving side
   -h, --help               this help
 
-Exit status: 0 on success, 1 on failure, or the exit code of a failing hook.
-See {command}(1) and smd-config(5).
+SIGTERM, SIGINT (Ctrl-C) or SIGHUP stop the run cleanly: the connection is
+closed, the mail received whole stays, the lock is released (a second
+Ctrl-C ends it at once).
+
+Exit status: 0 on success, 1 on failure or when stopped, or the exit code
+of a failing hook. See {command}(1) and smd-config(5).
 "
     )
 }
@@ -98,6 +115,10 @@ pub fn main(direction: Direction) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Err(error) = crate::interrupt::install() {
+        println!("{command}: unable to handle SIGTERM and SIGINT: {error}");
+        return ExitCode::from(1);
+    }
     adopt_old_config(&home, &name);
 
     let config = match Config::load(&home, &name) {

@@ -232,6 +232,7 @@ fn leak_known(word: &str) -> &'static str {
         "translator-not-found",
         "mailbox-has--absolute-path",
         "mass-deletion",
+        "interrupted",
         "protocol-error",
         "unsafe-name",
         "unknown",

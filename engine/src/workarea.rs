@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use crate::config::Config;
 use crate::protocol::Failure;
 use crate::tags::Tags;
+use crate::translator::{self, StderrTail, TranslatorError, REASON_WAIT};
 use crate::url;
 use crate::walk::{as_path, WalkError, Walker};
 
@@ -119,12 +120,16 @@ fn translate_all(
     command: &str,
     folders: &[Vec<u8>],
 ) -> Result<Vec<Vec<u8>>, Failure> {
-    let bad = |why: String| {
-        Failure::new(
-            format!("the translator '{command}' {why}"),
-            Tags::new("workarea", "bad-translator", true),
-        )
+    let failed = |error: TranslatorError| error.into_failure("workarea");
+    let no_answer = |folder: Option<&Vec<u8>>, what: String, reason| {
+        failed(TranslatorError::NoAnswer {
+            command: command.to_owned(),
+            folder: folder.map(|f| String::from_utf8_lossy(f).into_owned()),
+            what,
+            reason,
+        })
     };
+
     let mut words = command.split_whitespace();
     let program = crate::config::translator_program(words.next().unwrap_or("cat"), home);
     let mut child = Command::new(program)
@@ -132,9 +137,15 @@ fn translate_all(
         .current_dir(home)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
-        .map_err(|error| bad(format!("could not be run: {error}")))?;
+        .map_err(|error| {
+            failed(TranslatorError::NotRunnable {
+                command: command.to_owned(),
+                error: error.to_string(),
+            })
+        })?;
+    let stderr = StderrTail::start(child.stderr.take().expect("stderr is piped"));
 
     let mut input = Vec::new();
     for folder in folders {
@@ -152,33 +163,64 @@ fn translate_all(
         .read_to_end(&mut output);
     let fed = feeder.join().map(|r| r.is_ok()).unwrap_or(false);
     let status = child.wait();
-    if read.is_err() || !fed || !status.is_ok_and(|s| s.success()) {
-        return Err(bad("failed".to_owned()));
+    let stderr = stderr.lines(REASON_WAIT);
+
+    // The first refusal names the folder; all it printed after it, and on
+    // stderr, is its reason. A translator that refuses stops reading, so
+    // this comes before the checks of its exit.
+    let lines: Vec<&[u8]> = output.split(|&b| b == b'\n').collect();
+    if let Some(at) = lines.iter().position(|line| translator::is_refusal(line)) {
+        let after = output
+            .len()
+            .min(lines[..=at].iter().map(|l| l.len() + 1).sum());
+        return Err(failed(TranslatorError::Refused {
+            command: command.to_owned(),
+            folder: folders.get(at).map_or_else(
+                || "(after the last folder)".to_owned(),
+                |f| String::from_utf8_lossy(f).into_owned(),
+            ),
+            reason: translator::reason(lines[at], [&output[after..], &stderr[..]]),
+        }));
     }
 
-    let answers: Vec<Vec<u8>> =
-        output.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
-    let answers = &answers[..folders.len().min(answers.len())];
-    if answers.len() != folders.len() {
-        return Err(bad("gave fewer answers than folders".to_owned()));
+    let answers = &lines[..folders.len().min(lines.len())];
+    let explained = || translator::reason(b"", [&stderr[..]]);
+    match status {
+        Ok(status) if !status.success() => {
+            return Err(no_answer(None, format!("failed ({status})"), explained()))
+        }
+        Err(error) => {
+            return Err(no_answer(
+                None,
+                format!("could not be waited for ({error})"),
+                explained(),
+            ))
+        }
+        Ok(_) => {}
     }
+    if let Err(error) = read {
+        let what = format!("could not be read ({error})");
+        return Err(no_answer(None, what, explained()));
+    }
+    if !fed || answers.len() != folders.len() {
+        let what = format!(
+            "gave {} answers for {} folders",
+            answers.len(),
+            folders.len()
+        );
+        return Err(no_answer(folders.get(answers.len()), what, explained()));
+    }
+
     for (folder, answer) in folders.iter().zip(answers) {
-        let shown = || String::from_utf8_lossy(folder).into_owned();
-        if answer.starts_with(b"ERROR") {
-            return Err(bad(format!("failed on '{}'", shown())));
-        }
-        if answer.is_empty()
-            || answer.starts_with(b"/")
-            || answer.split(|&b| b == b'/').any(|c| c == b"..")
-        {
-            let answer = std::ffi::OsStr::from_bytes(answer)
-                .to_string_lossy()
-                .into_owned();
-            return Err(bad(format!(
-                "mapped '{}' to '{answer}', which is not a safe relative path",
-                shown()
-            )));
+        if !translator::is_safe_answer(answer) {
+            return Err(failed(TranslatorError::UnsafeAnswer {
+                command: command.to_owned(),
+                folder: String::from_utf8_lossy(folder).into_owned(),
+                answer: std::ffi::OsStr::from_bytes(answer)
+                    .to_string_lossy()
+                    .into_owned(),
+            }));
         }
     }
-    Ok(answers.to_vec())
+    Ok(answers.iter().map(|answer| answer.to_vec()).collect())
 }

@@ -925,6 +925,40 @@ fn no_delete_keeps_what_the_other_side_deleted() {
     assert!(sb.lap.join("Mail/cur/1011.y").is_file());
 }
 
+/// What -n means in practice, as the manual pages say: the side that did
+/// not delete keeps the message, the db forgets it, so the next run the
+/// other way sees it as new and brings it back where it was deleted.
+#[test]
+fn with_no_delete_a_deleted_message_comes_back_at_the_next_run_the_other_way() {
+    let sb = Sandbox::new();
+    sb.config("default", BASIC);
+    fill_server(&sb.srv);
+    sb.pull(&[]).assert_ok();
+
+    // Deleted on the server, kept here by pull -n, back on the server
+    // after the next push.
+    fs::remove_file(sb.srv.join("Mail/cur/1001.a:2,S")).unwrap();
+    sb.pull(&["-n"]).assert_ok();
+    assert!(sb.lap.join("Mail/cur/1001.a:2,S").is_file());
+    assert!(!db_names(&sb.lap, BASIC_DB).contains(&"Mail/cur/1001.a:2,S".to_owned()));
+    let out = sb.push(&["-s"]);
+    out.assert_ok();
+    assert_eq!(stats_of(&out, "smd-client@server").new_mails, 1);
+    assert!(sb.srv.join("Mail/cur/1001.a:2,S").is_file());
+    sb.assert_converged("Mail", BASIC_DB);
+
+    // Deleted here, kept on the server by push -n, back here after the
+    // next pull.
+    fs::remove_file(sb.lap.join("Mail/cur/1002.b:2,")).unwrap();
+    sb.push(&["-n"]).assert_ok();
+    assert!(sb.srv.join("Mail/cur/1002.b:2,").is_file());
+    let out = sb.pull(&["-s"]);
+    out.assert_ok();
+    assert_eq!(stats_of(&out, "smd-client@localhost").new_mails, 1);
+    assert!(sb.lap.join("Mail/cur/1002.b:2,").is_file());
+    sb.assert_converged("Mail", BASIC_DB);
+}
+
 // ---------------------------------------------------------------------
 // Translators
 

@@ -346,8 +346,67 @@ fn sigusr1_synchronizes_now() {
     running.signal("USR1");
     sandbox.wait_for_calls(9);
     let finished = running.stop();
-    assert_eq!(finished.status.code(), Some(1));
+    assert_eq!(finished.status.code(), Some(0));
     assert!(!sandbox.lock().exists());
+}
+
+/// A fake command that takes its time, and says when SIGTERM stops it.
+const SLOW_SYNC: &str = r#"#!/bin/sh
+dir=$(dirname "$0")
+echo "$(basename "$0") $*" >> "$dir/calls"
+sleep 600 &
+sleeper=$!
+trap 'kill $sleeper; echo stopped >> "$dir/signals"; exit 1' TERM
+wait $sleeper
+"#;
+
+#[test]
+fn a_stop_asks_the_running_command_to_stop_and_exits_0() {
+    for signal in ["TERM", "INT"] {
+        let sandbox = Sandbox::new(Some("1 0 a\n"));
+        let slow = sandbox.bin().join("smd-pull");
+        fs::write(&slow, SLOW_SYNC).unwrap();
+        let running = sandbox.start(&[], 60.0);
+        sandbox.wait_for_calls(1);
+        thread::sleep(Duration::from_millis(200));
+
+        let start = Instant::now();
+        running.signal(signal);
+        let finished = running.finish();
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{signal}: not at once"
+        );
+        assert_eq!(
+            finished.status.code(),
+            Some(0),
+            "{signal}: {}",
+            finished.stderr
+        );
+        let signals =
+            fs::read_to_string(sandbox.bin().join("signals")).unwrap_or_default();
+        assert_eq!(
+            signals, "stopped\n",
+            "{signal}: the command was not asked to stop"
+        );
+        assert!(!sandbox.lock().exists());
+        let log = fs::read_to_string(sandbox.home().join(".smd/log/loop.log")).unwrap();
+        assert!(log.contains(&format!("stopped by SIG{signal}")), "{log}");
+        assert!(!log.contains("needs attention"), "{log}");
+    }
+}
+
+#[test]
+fn a_stop_between_runs_exits_0() {
+    for signal in ["TERM", "INT", "HUP"] {
+        let sandbox = Sandbox::new(Some("1000 0 a\n"));
+        let running = sandbox.start(&[], 60.0);
+        sandbox.wait_for_calls(1);
+        running.signal(signal);
+        let finished = running.finish();
+        assert_eq!(finished.status.code(), Some(0), "{signal}");
+        assert!(!sandbox.lock().exists());
+    }
 }
 
 #[test]

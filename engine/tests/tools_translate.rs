@@ -282,6 +282,62 @@ fn a_config_without_roots_is_an_error_except_for_cat() {
     assert_eq!(output.stdout, b"Mail/cur\n");
 }
 
+/// `cat` maps nothing, so it needs no roots: no config, no endpoint, not
+/// even HOME (1.3 demanded a config all the same).
+#[test]
+fn cat_needs_no_config_and_no_endpoint() {
+    let empty_home = tempfile::tempdir().unwrap();
+    let input = "Maildir/.a b/cur\nMaildir/cur\n";
+    let run = |args: &[&str], home: Option<&Path>| {
+        let mut command = Command::new(translator());
+        command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match home {
+            Some(home) => command.env("HOME", home),
+            None => command.env_remove("HOME"),
+        };
+        let mut child = command.spawn().unwrap();
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        child.wait_with_output().unwrap()
+    };
+
+    for (args, home) in [
+        (&["-m", "cat", "-d", "RL"][..], Some(empty_home.path())),
+        (
+            &["-m", "cat", "-d", "LR", "nowhere"][..],
+            Some(empty_home.path()),
+        ),
+        (&["-d", "RL", "-m", "cat"][..], None),
+    ] {
+        let output = run(args, home);
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), input, "{args:?}");
+    }
+
+    // The modes that map roots still need them.
+    let output = run(
+        &["-m", "move", "-d", "LR", "nowhere"],
+        Some(empty_home.path()),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with(
+            "ERROR\nsmd-translate: no configuration for the endpoint 'nowhere'"
+        ),
+        "{stdout}"
+    );
+    let output = run(&["-m", "move", "-d", "LR"], Some(empty_home.path()));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no endpoint given"));
+    assert!(
+        !empty_home.path().join(".smd").exists(),
+        "it wrote a config"
+    );
+}
+
 /// 1.3 crashed on `%20` in a root ("invalid capture index"); it is
 /// decoded here, as elsewhere in the config.
 #[test]

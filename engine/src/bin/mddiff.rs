@@ -100,7 +100,8 @@ DBFILE.mtime.new. Names with spaces are given and printed %20-encoded.
 Options:
   --db-file PATH      db-file of the last run (default db.txt)
   --exclude GLOB      skip folders whose path matches GLOB (repeatable)
-  -n, --no-delete     do not report vanished messages
+  -n, --no-delete     do not report vanished messages (they still leave
+                      the new db-file, so they look new to the other side)
       --no-move       report a move as COPY plus DELETE
   -d, --dry-run       do not write a new db-file
   -v, --verbose       explain on stderr what is skipped and why

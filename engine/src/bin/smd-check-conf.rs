@@ -42,7 +42,9 @@ fn main() -> ExitCode {
     match run(&name) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            println!("ERROR: {error}");
+            for line in error.lines() {
+                println!("ERROR: {line}");
+            }
             ExitCode::from(1)
         }
     }

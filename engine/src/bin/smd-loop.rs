@@ -2,17 +2,20 @@
 //! `~/.smd/loop` at the minutes it asks for, retrying a transient failure
 //! once, until something needs a person. A drop-in replacement of smd
 //! 1.3's script; the schedule and the retry rule live in `smd::schedule`.
-//! New: SIGUSR1 runs every endpoint's pull and push at once ("sync now").
+//! New: SIGUSR1 runs every endpoint's pull and push at once ("sync now"),
+//! and SIGTERM or SIGINT stop it at once, the command running included,
+//! with exit status 0.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use smd::cli::home;
 use smd::getopt::{self, Spec};
+use smd::interrupt;
 use smd::lock::{Lock, LockError};
 use smd::schedule::{Job, Retries, Schedule, Verdict, TEMPLATE};
 use smd::tags::{Action, Tags};
@@ -55,7 +58,10 @@ Options:
 Signals:
   SIGUSR1               synchronize now: run every endpoint's pull and push
                         (those not set to 0), then go on with the schedule
-  SIGTERM, SIGINT       stop after the command running now, if any
+  SIGTERM, SIGINT       stop: the command running now, if any, gets SIGTERM
+                        and ends cleanly (the mail received whole stays, its
+                        lock is released), then smd-loop exits with 0; a
+                        second SIGINT (Ctrl-C) ends it at once
 
 Files:
   ~/.smd/loop           the schedule; a commented template is written, and
@@ -70,6 +76,10 @@ Environment:
 
 /// How often a wait checks for signals.
 const POLL: Duration = Duration::from_millis(50);
+
+/// How long a command asked to stop may take before it is killed: a stop
+/// runs the post hooks, and gives the other side a few seconds to go.
+const STOP_GRACE: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
     let args = match getopt::parse(SPECS, std::env::args_os().skip(1)) {
@@ -204,7 +214,12 @@ struct Loop {
 }
 
 /// Why the loop ends.
-struct Stopped;
+enum Stopped {
+    /// A signal asked for it: a success.
+    Requested,
+    /// A command failed in a way that needs a person.
+    Failed,
+}
 
 impl Loop {
     /// Runs the schedule until a failure or a signal stops it.
@@ -214,7 +229,19 @@ impl Loop {
         self.log.write("exiting");
         match outcome {
             Ok(never) => match never {},
-            Err(Stopped) => ExitCode::FAILURE,
+            Err(Stopped::Requested) => ExitCode::SUCCESS,
+            Err(Stopped::Failed) => ExitCode::FAILURE,
+        }
+    }
+
+    /// Stops when a signal asked to.
+    fn check_stop(&mut self) -> Result<(), Stopped> {
+        match interrupt::requested() {
+            Some(signal) => {
+                self.log.write(&format!("stopped by {}", signal.name()));
+                Err(Stopped::Requested)
+            }
+            None => Ok(()),
         }
     }
 
@@ -244,10 +271,7 @@ impl Loop {
     fn wait_a_minute(&mut self) -> Result<(), Stopped> {
         let deadline = Instant::now() + self.minute;
         loop {
-            if signals::stop_requested() {
-                self.log.write("stopped by a signal");
-                return Err(Stopped);
-            }
+            self.check_stop()?;
             if signals::take_sync_now() {
                 self.sync_now()?;
                 continue;
@@ -291,6 +315,7 @@ impl Loop {
     }
 
     fn perform(&mut self, job: &Job) -> Result<(), Stopped> {
+        self.check_stop()?;
         if self.verbose {
             eprintln!("smd-loop: {job}");
         }
@@ -306,15 +331,20 @@ impl Loop {
                 );
                 eprintln!("smd-loop: {message}");
                 self.log.write(&message);
-                return Err(Stopped);
+                return Err(Stopped::Failed);
             }
         };
 
-        // Stopping (the applet signals the whole process group) likely
-        // killed the command too: that failure is no news.
-        if !succeeded && signals::stop_requested() {
-            self.log.write("stopped by a signal");
-            return Err(Stopped);
+        // A command stopped on our request failed as asked: no news, and
+        // nothing to retry.
+        if interrupt::requested().is_some() {
+            if succeeded {
+                show(&output);
+                self.log.write("completed successfully");
+            } else {
+                self.log.output(&output);
+            }
+            return self.check_stop();
         }
 
         match self.retries.judge(job, succeeded, &output) {
@@ -337,7 +367,7 @@ impl Loop {
                 eprintln!("smd-loop: {job} failed; stopping");
                 self.log.write("failure that needs attention, stopping");
                 self.log.output(&output);
-                Err(Stopped)
+                Err(Stopped::Failed)
             }
         }
     }
@@ -379,13 +409,14 @@ impl Runner {
         self.capture.seek(SeekFrom::Start(0))?;
 
         // Both streams share one file offset, as `>file 2>&1` does.
-        let status = Command::new(locate(job.direction.program()))
+        let child = Command::new(locate(job.direction.program()))
             .arg("-s")
             .arg(&job.endpoint)
             .stdin(Stdio::null())
             .stdout(self.capture.try_clone()?)
             .stderr(self.capture.try_clone()?)
-            .status()?;
+            .spawn()?;
+        let status = wait_or_stop(child)?;
 
         let mut output = Vec::new();
         self.capture.seek(SeekFrom::Start(0))?;
@@ -394,6 +425,30 @@ impl Runner {
             status.success(),
             String::from_utf8_lossy(&output).into_owned(),
         ))
+    }
+}
+
+/// Waits for a command; when a stop is asked for, passes it on as SIGTERM,
+/// on which smd-pull and smd-push end their run cleanly, and kills the
+/// command if it is still there after STOP_GRACE.
+fn wait_or_stop(mut child: std::process::Child) -> io::Result<ExitStatus> {
+    let mut asked_at: Option<Instant> = None;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        match asked_at {
+            None if interrupt::requested().is_some() => {
+                interrupt::terminate(&child);
+                asked_at = Some(Instant::now());
+            }
+            Some(at) if at.elapsed() > STOP_GRACE => {
+                child.kill()?;
+                return child.wait();
+            }
+            _ => {}
+        }
+        thread::sleep(POLL);
     }
 }
 
@@ -476,59 +531,30 @@ fn civil_date(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
-/// Signals, turned into flags the loop polls while it waits.
+/// SIGUSR1, turned into a flag the loop polls while it waits; the signals
+/// that stop it are `smd::interrupt`'s.
 mod signals {
     use std::io;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    use smd::interrupt;
+
     static SYNC_NOW: AtomicBool = AtomicBool::new(false);
-    static STOP: AtomicBool = AtomicBool::new(false);
 
     extern "C" fn request_sync_now(_signal: libc::c_int) {
         SYNC_NOW.store(true, Ordering::SeqCst);
     }
 
-    extern "C" fn request_stop(_signal: libc::c_int) {
-        STOP.store(true, Ordering::SeqCst);
-    }
-
     /// SIGUSR1 asks to sync now; SIGTERM, SIGINT and SIGHUP to stop, so
     /// that the lock is removed on the way out.
     pub fn install() -> io::Result<()> {
-        on(libc::SIGUSR1, request_sync_now)?;
-        for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-            on(signal, request_stop)?;
-        }
-        Ok(())
+        interrupt::on_signal(libc::SIGUSR1, request_sync_now)?;
+        interrupt::install()
     }
 
     /// Whether a sync-now was asked since the last call.
     pub fn take_sync_now() -> bool {
         SYNC_NOW.swap(false, Ordering::SeqCst)
-    }
-
-    pub fn stop_requested() -> bool {
-        STOP.load(Ordering::SeqCst)
-    }
-
-    // std has no way to handle a signal. SAFETY: the handlers only store
-    // to an atomic, which is async-signal-safe; the sigaction struct is
-    // plain data, zeroed then filled in, and outlives the call. SA_RESTART
-    // keeps the children's waitpid and our reads going through a signal.
-    #[allow(unsafe_code)]
-    fn on(signal: libc::c_int, handler: extern "C" fn(libc::c_int)) -> io::Result<()> {
-        let rc = unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = handler as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut())
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
     }
 }
 

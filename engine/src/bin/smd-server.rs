@@ -75,7 +75,9 @@ Sends smd-client, over stdin and stdout, what changed in the MAILBOXes
 ENDPOINT, and the mail it asks for. Options come first:
   -v, --verbose            log what happens on stderr
   -d, --dry-run            change nothing, not even the db-file
-  -n, --no-delete          do not propagate deletions
+  -n, --no-delete          do not propagate deletions; the deleted messages
+                           leave the db all the same, so a sync the other
+                           way copies the client's copies back here
       --no-move            send moves as copy plus delete
       --exclude GLOB       skip folders matching GLOB (repeatable)
       --override-db FILE   use FILE (inside ~/.smd/) as the db-file

@@ -31,11 +31,13 @@ const SPECS: &[Spec] = &[
 
 const USAGE: &str = "\
 Usage: smd-translate [-m MODE] -d LR|RL ENDPOINT
+       smd-translate -m cat -d LR|RL [ENDPOINT]
 
 Reads folder paths (relative to $HOME, ending in cur, new or tmp), one a
 line, and prints each one's name on the other side: with -d LR from the
 local name to the remote one, with -d RL the other way. The roots come
-from MAILBOX_LOCAL and MAILBOX_REMOTE (or MAILBOX) in ~/.smd/config.ENDPOINT.
+from MAILBOX_LOCAL and MAILBOX_REMOTE (or MAILBOX) in ~/.smd/config.ENDPOINT;
+-m cat needs no roots, so it reads no config and ENDPOINT may be left out.
 Meant for the config's translators, for example:
   TRANSLATOR_RL=\"smd-translate -m oimap-dovecot -d RL ENDPOINT\"
   TRANSLATOR_LR=\"smd-translate -m oimap-dovecot -d LR ENDPOINT\"
@@ -73,20 +75,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Checks the arguments and reads the roots from the endpoint's config.
+/// Checks the arguments and reads the roots from the endpoint's config,
+/// when the mode needs them.
 fn configure(args: &getopt::Args) -> Result<Translation, String> {
     let text = |value: &OsString| value.to_string_lossy().into_owned();
-    let endpoint = match args.operands.as_slice() {
-        [endpoint] => text(endpoint),
-        [] => return Err("no endpoint given; see smd-translate --help".into()),
-        [_, extra, ..] => {
-            return Err(format!(
-                "one endpoint only: unexpected '{}'",
-                extra.to_string_lossy()
-            ))
-        }
-    };
-
     let direction = match args.last_value("direction").map(text) {
         None => return Err("no direction given: use -d LR or -d RL".into()),
         Some(name) => Direction::from_name(&name)
@@ -98,7 +90,34 @@ fn configure(args: &getopt::Args) -> Result<Translation, String> {
             format!("unknown mode '{name}'; known modes: {}", Mode::NAMES)
         })?,
     };
+    let endpoint = match args.operands.as_slice() {
+        [endpoint] => Some(text(endpoint)),
+        [] => None,
+        [_, extra, ..] => {
+            return Err(format!(
+                "one endpoint only: unexpected '{}'",
+                extra.to_string_lossy()
+            ))
+        }
+    };
 
+    // `cat` maps nothing, so it needs no roots: it works for an endpoint
+    // without a config, and without an endpoint at all.
+    if mode == Mode::Cat {
+        let roots = Roots {
+            local: Vec::new(),
+            remote: Vec::new(),
+        };
+        return Ok(Translation {
+            mode,
+            direction,
+            roots,
+        });
+    }
+
+    let Some(endpoint) = endpoint else {
+        return Err("no endpoint given; see smd-translate --help".into());
+    };
     let config = home()?.join(".smd").join(format!("config.{endpoint}"));
     let config_text = std::fs::read(&config).map_err(|error| {
         format!(
@@ -106,15 +125,7 @@ fn configure(args: &getopt::Args) -> Result<Translation, String> {
             config.display()
         )
     })?;
-    let roots = match Roots::from_config(&config_text, &config) {
-        Ok(roots) => roots,
-        // `cat` needs no roots.
-        Err(_) if mode == Mode::Cat => Roots {
-            local: Vec::new(),
-            remote: Vec::new(),
-        },
-        Err(error) => return Err(error.to_string()),
-    };
+    let roots = Roots::from_config(&config_text, &config).map_err(|e| e.to_string())?;
     Ok(Translation {
         mode,
         direction,

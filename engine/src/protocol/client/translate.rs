@@ -2,17 +2,19 @@
 //!
 //! The translator is the user's program (`TRANSLATOR_RL`): it reads one
 //! folder path a line and answers one line each, or `ERROR` and a reason.
-//! It runs once for the whole session; each folder is asked once.
+//! It runs once for the whole session; each folder is asked once. What it
+//! says when it fails, on stdout or stderr, goes into the failure
+//! (see `crate::translator`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::protocol::Failure;
-use crate::tags::Tags;
+use crate::translator::{self, StderrTail, TranslatorError, REASON_WAIT};
 
 /// How long a translator may take to answer one line.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -28,6 +30,7 @@ struct Running {
     child: Child,
     input: ChildStdin,
     answers: Receiver<std::io::Result<Vec<u8>>>,
+    stderr: StderrTail,
 }
 
 impl Translator {
@@ -55,19 +58,19 @@ impl Translator {
             .current_dir(home)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|error| {
-                Failure::new(
-                    format!(
-                        "unable to run the translator '{command}': {error}; check \
-                         TRANSLATOR_RL in the config"
-                    ),
-                    Tags::new("translate", "translator-not-found", true),
-                )
+                TranslatorError::NotRunnable {
+                    command: command.to_owned(),
+                    error: error.to_string(),
+                }
+                .into_failure("translate")
             })?;
 
         let input = child.stdin.take().expect("stdin is piped");
         let output = child.stdout.take().expect("stdout is piped");
+        let stderr = StderrTail::start(child.stderr.take().expect("stderr is piped"));
         let (sender, answers) = mpsc::channel();
         std::thread::spawn(move || {
             let mut output = BufReader::new(output);
@@ -87,6 +90,7 @@ impl Translator {
             child,
             input,
             answers,
+            stderr,
         };
         Ok(Translator {
             process: Some(process),
@@ -116,13 +120,6 @@ impl Translator {
 impl Running {
     fn ask(&mut self, folder: &[u8]) -> Result<Vec<u8>, Failure> {
         let shown = String::from_utf8_lossy(folder).into_owned();
-        let fail = |why: String| {
-            Failure::new(
-                format!("the translator '{}' {why} on input '{shown}'", self.program),
-                Tags::new("translate", "bad-translator", true),
-            )
-        };
-
         let mut line = folder.to_vec();
         line.push(b'\n');
         if let Err(error) = self
@@ -130,38 +127,97 @@ impl Running {
             .write_all(&line)
             .and_then(|()| self.input.flush())
         {
-            return Err(fail(format!("stopped reading its input ({error})")));
+            let what = format!("stopped reading its input ({error})");
+            return Err(self.no_answer(&shown, what));
         }
 
         let answer = match self.answers.recv_timeout(ANSWER_TIMEOUT) {
             Ok(Ok(answer)) if answer.is_empty() => {
-                return Err(fail("exited without answering".into()))
+                return Err(self.no_answer(&shown, "exited without answering".into()))
             }
             Ok(Ok(answer)) => answer,
-            Ok(Err(error)) => return Err(fail(format!("could not be read ({error})"))),
+            Ok(Err(error)) => {
+                let what = format!("could not be read ({error})");
+                return Err(self.no_answer(&shown, what));
+            }
             Err(RecvTimeoutError::Timeout) => {
-                return Err(fail(format!(
-                    "gave no answer within {} seconds",
-                    ANSWER_TIMEOUT.as_secs()
-                )))
+                let error = TranslatorError::TimedOut {
+                    command: self.program.clone(),
+                    folder: shown,
+                    seconds: ANSWER_TIMEOUT.as_secs(),
+                };
+                return Err(error.into_failure("translate"));
             }
             Err(RecvTimeoutError::Disconnected) => {
-                return Err(fail("exited without answering".into()))
+                return Err(self.no_answer(&shown, "exited without answering".into()))
             }
         };
         let answer = answer.strip_suffix(b"\n").unwrap_or(&answer).to_vec();
 
-        if answer.starts_with(b"ERROR") {
-            let why = String::from_utf8_lossy(&answer).into_owned();
-            return Err(fail(format!("failed ({why})")));
+        if translator::is_refusal(&answer) {
+            let (later, stderr) = self.last_words();
+            return Err(self.refusal_of(&answer, &later, &stderr, &shown));
         }
-        if answer.is_empty() || answer.starts_with(b"/") {
-            return Err(fail("returned an empty or absolute path".into()));
-        }
-        if answer.split(|&b| b == b'/').any(|c| c == b"..") {
-            return Err(fail("returned a path containing '..'".into()));
+        if !translator::is_safe_answer(&answer) {
+            let error = TranslatorError::UnsafeAnswer {
+                command: self.program.clone(),
+                folder: shown,
+                answer: String::from_utf8_lossy(&answer).into_owned(),
+            };
+            return Err(error.into_failure("translate"));
         }
         Ok(answer)
+    }
+
+    /// No answer. A translator that refuses before reading its input (bad
+    /// arguments, no config) has printed `ERROR` and its reason all the
+    /// same: that is a refusal.
+    fn no_answer(&mut self, folder: &str, what: String) -> Failure {
+        let (printed, stderr) = self.last_words();
+        let (first, rest) = match printed.iter().position(|&b| b == b'\n') {
+            Some(end) => (&printed[..end], &printed[end + 1..]),
+            None => (&printed[..], &[][..]),
+        };
+        if translator::is_refusal(first) {
+            return self.refusal_of(first, rest, &stderr, folder);
+        }
+        TranslatorError::NoAnswer {
+            command: self.program.clone(),
+            folder: Some(folder.to_owned()),
+            what,
+            reason: translator::reason(b"", [&printed[..], &stderr[..]]),
+        }
+        .into_failure("translate")
+    }
+
+    fn refusal_of(
+        &self,
+        refusal: &[u8],
+        rest: &[u8],
+        stderr: &[u8],
+        folder: &str,
+    ) -> Failure {
+        TranslatorError::Refused {
+            command: self.program.clone(),
+            folder: folder.to_owned(),
+            reason: translator::reason(refusal, [rest, stderr]),
+        }
+        .into_failure("translate")
+    }
+
+    /// What the translator prints on stdout until it exits, and on stderr,
+    /// waiting a little for it to finish explaining itself.
+    fn last_words(&mut self) -> (Vec<u8>, Vec<u8>) {
+        let deadline = Instant::now() + REASON_WAIT;
+        let mut printed = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.answers.recv_timeout(left) {
+                Ok(Ok(line)) if !line.is_empty() => printed.extend_from_slice(&line),
+                _ => break,
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        (printed, self.stderr.lines(left))
     }
 }
 
