@@ -706,6 +706,7 @@ mod tests {
                 ..Stats::default()
             }),
             remote_tags,
+            ssh_failure: None,
         }
     }
 
