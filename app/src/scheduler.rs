@@ -214,8 +214,24 @@ impl Planner {
         self.schedule.entries.iter().any(|e| e.endpoint == endpoint)
     }
 
-    pub fn set_paused(&mut self, paused: bool) {
+    /// Pauses or resumes. Resuming returns the jobs of every endpoint not
+    /// waiting for a person, to run at once: the person expects "Resume"
+    /// to synchronize, not to wait for the next slot, which may be an
+    /// hour away. Offline, they wait for the network instead. Resuming
+    /// when not paused returns nothing, so a repeated command runs nothing
+    /// twice.
+    pub fn set_paused(
+        &mut self,
+        paused: bool,
+        needs_network: &dyn Fn(&str) -> bool,
+    ) -> Vec<Job> {
+        let resuming = self.paused && !paused;
         self.paused = paused;
+        // Before the first slot: that slot runs everything anyway.
+        if !resuming || self.minute == 0 {
+            return Vec::new();
+        }
+        self.resumed(needs_network)
     }
 
     pub fn is_blocked(&self, endpoint: &str) -> bool {
@@ -367,7 +383,8 @@ struct Worker {
 impl Worker {
     fn new(options: LoopOptions, events: async_channel::Sender<Event>) -> Worker {
         let mut planner = Planner::new(Schedule::default());
-        planner.set_paused(options.paused);
+        // Before the first slot nothing is returned, whatever it is.
+        planner.set_paused(options.paused, &|_| true);
         Worker {
             home: options.home,
             minute: options.minute,
@@ -419,8 +436,11 @@ impl Worker {
             }
             Command::Pause | Command::Resume => {
                 let paused = command == Command::Pause;
-                self.planner.set_paused(paused);
+                let jobs = self
+                    .planner
+                    .set_paused(paused, &|name| needs_network(&self.home, name));
                 self.emit(Event::Paused(paused));
+                self.run_all(jobs);
             }
             Command::Network(online) => {
                 self.emit(Event::Online(online));
@@ -623,9 +643,9 @@ mod tests {
         let mut planner = planner("1 1 remote\n1 0 local\n");
         let needs_network = |name: &str| name == "remote";
 
-        planner.set_paused(true);
+        planner.set_paused(true, &needs_network);
         assert!(planner.tick(&needs_network).is_empty());
-        planner.set_paused(false);
+        planner.set_paused(false, &needs_network);
 
         assert!(planner.set_online(false, &needs_network).is_empty());
         assert_eq!(names(&planner.tick(&needs_network)), ["smd-pull -s local"]);
@@ -664,7 +684,7 @@ mod tests {
             planner.set_schedule(Schedule::parse("5 0 b\n1 1 a\n").unwrap(), NETWORK);
         assert_eq!(names(&added), ["smd-pull -s a", "smd-push -s a"]);
         // Paused: nothing runs at once.
-        planner.set_paused(true);
+        planner.set_paused(true, NETWORK);
         assert!(planner
             .set_schedule(Schedule::parse("1 1 c\n").unwrap(), NETWORK)
             .is_empty());
@@ -677,6 +697,31 @@ mod tests {
         assert!(planner.tick(NETWORK).is_empty());
         planner.finished(&job(Direction::Pull, "a"), Outcome::Done);
         assert_eq!(planner.tick(NETWORK).len(), 2);
+    }
+
+    #[test]
+    fn resuming_synchronizes_at_once() {
+        let mut planner = planner("60 60 a\n60 0 b\n");
+        planner.tick(NETWORK);
+        assert!(planner.set_paused(true, NETWORK).is_empty());
+        assert!(planner.tick(NETWORK).is_empty());
+
+        planner.finished(&job(Direction::Pull, "b"), Outcome::NeedsPerson);
+        let jobs = planner.set_paused(false, NETWORK);
+        assert_eq!(names(&jobs), ["smd-pull -s a", "smd-push -s a"]);
+        // Resume sent twice (the menu and the setting both say so): once.
+        assert!(planner.set_paused(false, NETWORK).is_empty());
+
+        // Offline, the jobs wait for the network.
+        planner.set_paused(true, NETWORK);
+        planner.set_online(false, NETWORK);
+        assert!(planner.set_paused(false, NETWORK).is_empty());
+        assert_eq!(planner.set_online(true, NETWORK).len(), 2);
+
+        // Started paused, resumed before the first slot: the slot runs it.
+        let mut fresh = planner_with_nothing();
+        fresh.set_paused(true, NETWORK);
+        assert!(fresh.set_paused(false, NETWORK).is_empty());
     }
 
     #[test]

@@ -974,7 +974,19 @@ fn pause_and_resume(session: &Session) -> Result<(), String> {
     })?;
     screenshot(main.window(), &session.shots, "main-window-paused")?;
 
+    // Resuming synchronizes at once, not at the next slot (an hour away
+    // in this test).
+    let last_success = || {
+        session
+            .applet
+            .status()
+            .endpoints
+            .get(ENDPOINT)
+            .and_then(|s| s.last_success)
+    };
+    let before = last_success();
     click_menu(session, "_Resume")?;
+    wait_for("a sync after resuming", SYNC, || last_success() > before)?;
     wait_for_property(session, "IconName", expected_idle_icon())?;
     ensure(!settings.boolean("paused"), || "still paused".into())
 }
