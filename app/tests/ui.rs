@@ -62,6 +62,10 @@ const CHECKS: &[(&str, Check)] = &[
         preferences_switches,
     ),
     (
+        "Edit… opens the preferences on the endpoints",
+        edit_opens_the_endpoints,
+    ),
+    (
         "a notification click opens the error window",
         notification_opens_error_window,
     ),
@@ -462,6 +466,34 @@ fn preferences_switches(session: &Session) -> Result<(), String> {
     start.set_active(false);
     wait_for("the autostart entry to go", SHORT, || !autostart.exists())?;
     window.close();
+    Ok(())
+}
+
+fn edit_opens_the_endpoints(session: &Session) -> Result<(), String> {
+    let main = session.applet.main_window().ok_or("no main window")?;
+    main.present();
+    find_button(main.window(), "Edit…")
+        .ok_or("no Edit… button")?
+        .emit_clicked();
+    wait_for("the preferences", SHORT, || {
+        session
+            .applet
+            .preferences_window()
+            .is_some_and(|w| w.window().is_visible())
+    })?;
+    let preferences = session.applet.preferences_window().ok_or("none")?;
+    ensure(preferences.shows_endpoints(), || {
+        "not on the endpoints page".into()
+    })?;
+    ensure(text_of(preferences.window()).contains(ENDPOINT), || {
+        "the endpoint is not listed".into()
+    })?;
+    screenshot(
+        preferences.window(),
+        &session.shots,
+        "preferences-endpoints",
+    )?;
+    preferences.window().close();
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use adw::prelude::*;
 use gtk::{gio, glib};
 
 use crate::actions::{self, Offer, Side};
+use crate::application::AppAction;
 use crate::errors::{explain, substitute};
 use crate::i18n::{fill, gettext};
 use crate::mail_preview::read_preview;
@@ -293,6 +294,12 @@ impl ErrorWindow {
                 self.inner.engine.send(Command::Run(inverse(&error.job)));
                 self.inner.engine.send(Command::Run(error.job.clone()));
             }
+            Offer::EditEndpoint => {
+                if let Some(app) = self.inner.window.application() {
+                    let edit = AppAction::EditEndpoint(self.inner.endpoint.clone());
+                    edit.activate(&app);
+                }
+            }
             Offer::Retry => {
                 self.say(&gettext("Synchronizing again…"), None);
                 self.retry(&error);
@@ -454,6 +461,7 @@ fn offer_label(offer: &Offer) -> String {
         Offer::MoveAside(_) => gettext("Move Aside"),
         Offer::Remove(_) => gettext("Delete Local Copy"),
         Offer::InverseSync => gettext("Keep My Version"),
+        Offer::EditEndpoint => gettext("Edit Endpoint…"),
         Offer::Retry => gettext("Try Again"),
     }
 }

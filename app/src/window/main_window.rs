@@ -108,7 +108,7 @@ impl MainWindow {
             .build();
         let edit = gtk::Button::builder()
             .label(gettext("Edit…"))
-            .action_name("app.preferences")
+            .action_name("app.endpoints")
             .valign(gtk::Align::Center)
             .css_classes(["flat"])
             .build();

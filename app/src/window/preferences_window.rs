@@ -29,6 +29,7 @@ struct Inner {
 
     window: adw::PreferencesWindow,
     schedule: ScheduleEditor,
+    endpoints_page: adw::PreferencesPage,
     endpoints: adw::PreferencesGroup,
     endpoint_rows: RefCell<Vec<adw::ActionRow>>,
     new_name: adw::EntryRow,
@@ -85,6 +86,7 @@ impl PreferencesWindow {
                 engine,
                 window,
                 schedule,
+                endpoints_page,
                 endpoints,
                 endpoint_rows: RefCell::new(Vec::new()),
                 new_name: new_name.clone(),
@@ -129,6 +131,35 @@ impl PreferencesWindow {
             .set_visible_page(self.inner.schedule.page());
     }
 
+    /// Shows the page of the endpoints.
+    pub fn show_endpoints(&self) {
+        self.present();
+        self.inner
+            .window
+            .set_visible_page(&self.inner.endpoints_page);
+    }
+
+    /// Whether the page of the endpoints is the one shown.
+    pub fn shows_endpoints(&self) -> bool {
+        self.inner.window.visible_page().as_ref() == Some(&self.inner.endpoints_page)
+    }
+
+    /// Shows the page of the endpoints and the editor of `name` over it.
+    pub fn edit_endpoint(&self, name: &str) -> EndpointEditor {
+        self.show_endpoints();
+        self.open_endpoint(name)
+    }
+
+    /// The editor of `name`, if one is open.
+    pub fn editor(&self, name: &str) -> Option<EndpointEditor> {
+        self.inner
+            .editors
+            .borrow()
+            .get(name)
+            .filter(|editor| editor.window().is_visible())
+            .cloned()
+    }
+
     /// Reads the endpoints and the schedule again.
     pub fn refresh(&self) {
         let inner = &self.inner;
@@ -160,11 +191,13 @@ impl PreferencesWindow {
         }
     }
 
-    /// Shows the editor of `name`, read afresh from its file.
+    /// Shows the editor of `name`: the one open, with what was typed in
+    /// it, or a new one read from its file.
     pub fn open_endpoint(&self, name: &str) -> EndpointEditor {
         let inner = &self.inner;
-        if let Some(old) = inner.editors.borrow_mut().remove(name) {
-            old.window().close();
+        if let Some(open) = self.editor(name) {
+            open.present();
+            return open;
         }
         let editor =
             EndpointEditor::new(&inner.window, &inner.home, name, inner.engine.clone());
