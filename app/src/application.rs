@@ -619,11 +619,27 @@ impl Applet {
         window.present();
     }
 
-    /// Stops the loop (after the run in progress), then quits.
+    /// Stops the loop (after the run in progress), then quits. Changes not
+    /// saved in an endpoint editor are asked about first, one editor at a
+    /// time; going back to editing stops the quitting.
     fn quit(self: &Rc<Self>) {
-        if self.quitting.replace(true) {
+        if self.quitting.get() {
             return;
         }
+        let unsaved = self
+            .preferences_window()
+            .and_then(|preferences| preferences.unsaved_editor());
+        if let Some(editor) = unsaved {
+            editor.present();
+            let weak = Rc::downgrade(self);
+            editor.ask_about_unsaved(move || {
+                if let Some(applet) = weak.upgrade() {
+                    applet.quit();
+                }
+            });
+            return;
+        }
+        self.quitting.set(true);
         if let Some(tray) = self.tray.borrow_mut().take() {
             tray.shutdown();
         }

@@ -95,6 +95,10 @@ const CHECKS: &[(&str, Check)] = &[
         endpoint_editor,
     ),
     (
+        "closing an editor with unsaved changes asks first",
+        unsaved_changes_are_asked_about,
+    ),
+    (
         "the schedule editor rewrites only its line",
         schedule_editor,
     ),
@@ -497,6 +501,88 @@ fn edit_opens_the_endpoints(session: &Session) -> Result<(), String> {
     Ok(())
 }
 
+/// The question with this heading, once it is asked.
+fn message_dialog(heading: &str) -> Result<adw::MessageDialog, String> {
+    let find = || {
+        toplevels::<adw::MessageDialog>()
+            .into_iter()
+            .find(|dialog| dialog.heading().as_deref() == Some(heading))
+    };
+    wait_for(&format!("the question {heading:?}"), SHORT, || {
+        find().is_some()
+    })?;
+    find().ok_or_else(|| "vanished".into())
+}
+
+/// Answers a question as a person does: with a click on a button.
+fn answer(dialog: &adw::MessageDialog, label: &str) -> Result<(), String> {
+    find_button(dialog, label)
+        .ok_or_else(|| format!("no {label:?} button"))?
+        .emit_clicked();
+    wait_for("the question to go", SHORT, || !dialog.is_visible())
+}
+
+const UNSAVED: &str = "Save the Changes?";
+
+fn unsaved_changes_are_asked_about(session: &Session) -> Result<(), String> {
+    let app = session.applet.application();
+    app.activate_action("edit-endpoint", Some(&ENDPOINT.to_variant()));
+    let preferences = session.applet.preferences_window().ok_or("none")?;
+    let editor = preferences.editor(ENDPOINT).ok_or("no editor opened")?;
+    ensure(preferences.shows_endpoints(), || {
+        "not on the endpoints page".into()
+    })?;
+    let config = session.fixture.path(".smd/config.test");
+    let read = || fs::read_to_string(&config).map_err(|e| e.to_string());
+    let saved = read()?;
+
+    // Changes that cannot be saved: only discarding or going back.
+    let server = editor.row("SERVERNAME").ok_or("no SERVERNAME row")?;
+    server.set_text("-bad");
+    editor.window().close();
+    let dialog = message_dialog(UNSAVED)?;
+    ensure(editor.window().is_visible(), || "closed at once".into())?;
+    ensure(!dialog.is_response_enabled("save"), || {
+        "invalid changes can be saved".into()
+    })?;
+    answer(&dialog, "_Discard")?;
+    wait_for("the editor to close", SHORT, || {
+        !editor.window().is_visible()
+    })?;
+    ensure(read()? == saved, || "discarding wrote the file".into())?;
+
+    // Going back keeps what was typed; saving writes it and closes.
+    let editor = preferences.open_endpoint(ENDPOINT);
+    let exclude = editor.row("EXCLUDE").ok_or("no EXCLUDE row")?;
+    ensure(
+        editor
+            .row("SERVERNAME")
+            .is_some_and(|r| r.text() == "localhost"),
+        || "the discarded change came back".into(),
+    )?;
+    exclude.set_text("Local/spam Local/junk");
+    editor.window().close();
+    let dialog = message_dialog(UNSAVED)?;
+    ensure(dialog.is_response_enabled("save"), || "cannot save".into())?;
+    screenshot(&dialog, &session.shots, "confirm-unsaved")?;
+    answer(&dialog, "_Cancel")?;
+    ensure(editor.window().is_visible(), || "cancel closed it".into())?;
+    ensure(exclude.text() == "Local/spam Local/junk", || {
+        "the typed text was lost".into()
+    })?;
+    editor.window().close();
+    answer(&message_dialog(UNSAVED)?, "_Save")?;
+    wait_for("the editor to close", SHORT, || {
+        !editor.window().is_visible()
+    })?;
+    let after = read()?;
+    ensure(after.contains("EXCLUDE=\"Local/spam Local/junk\""), || {
+        after.clone()
+    })?;
+    preferences.window().close();
+    Ok(())
+}
+
 fn notification_opens_error_window(session: &Session) -> Result<(), String> {
     let notified =
         notification_with(session, "Two Different Messages Have the Same Name")?;
@@ -735,13 +821,10 @@ fn delete_conflict(session: &Session) -> Result<(), String> {
     find_button(window, "Delete Local Copy")
         .ok_or("no Delete Local Copy")?
         .emit_clicked();
-    wait_for("the confirmation", SHORT, || {
-        !toplevels::<adw::MessageDialog>().is_empty()
-    })?;
-    let dialog = toplevels::<adw::MessageDialog>().pop().ok_or("no dialog")?;
+    let dialog = message_dialog("Delete the Local Copy?")?;
     screenshot(&dialog, &session.shots, "confirm-delete")?;
     ensure(local.exists(), || "deleted before confirming".into())?;
-    dialog.response("delete");
+    answer(&dialog, "_Delete")?;
 
     wait_for("the retried pull", SYNC, || {
         error_window.outcome_text().starts_with("Solved")

@@ -160,6 +160,16 @@ impl PreferencesWindow {
             .cloned()
     }
 
+    /// An open editor holding changes not saved, if any.
+    pub fn unsaved_editor(&self) -> Option<EndpointEditor> {
+        self.inner
+            .editors
+            .borrow()
+            .values()
+            .find(|editor| editor.window().is_visible() && editor.has_unsaved_changes())
+            .cloned()
+    }
+
     /// Reads the endpoints and the schedule again.
     pub fn refresh(&self) {
         let inner = &self.inner;
