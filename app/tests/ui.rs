@@ -99,6 +99,10 @@ const CHECKS: &[(&str, Check)] = &[
         unsaved_changes_are_asked_about,
     ),
     (
+        "a bad endpoint name is refused with the reason",
+        endpoint_names_are_explained,
+    ),
+    (
         "the schedule editor rewrites only its line",
         schedule_editor,
     ),
@@ -579,6 +583,52 @@ fn unsaved_changes_are_asked_about(session: &Session) -> Result<(), String> {
     ensure(after.contains("EXCLUDE=\"Local/spam Local/junk\""), || {
         after.clone()
     })?;
+    preferences.window().close();
+    Ok(())
+}
+
+fn endpoint_names_are_explained(session: &Session) -> Result<(), String> {
+    session
+        .applet
+        .application()
+        .activate_action("endpoints", None);
+    let preferences = session.applet.preferences_window().ok_or("none")?;
+    let row = preferences.new_name_row();
+    row.set_text("my/work");
+    let said = preferences.name_problem_text();
+    ensure(
+        said.contains("“/”") && said.contains("letters, digits"),
+        || said.clone(),
+    )?;
+    ensure(row.has_css_class("error"), || "not marked".into())?;
+    screenshot(
+        preferences.window(),
+        &session.shots,
+        "endpoint-name-refused",
+    )?;
+    preferences.create_endpoint("my/work");
+    ensure(!session.fixture.path(".smd/config.my").exists(), || {
+        "created anyway".into()
+    })?;
+    row.set_text("-x");
+    ensure(
+        preferences.name_problem_text().contains("start with “-”"),
+        || preferences.name_problem_text(),
+    )?;
+    // Enter on an empty row says what is missing.
+    row.set_text("");
+    ensure(preferences.name_problem_text().is_empty(), || {
+        preferences.name_problem_text()
+    })?;
+    preferences.create_endpoint("");
+    ensure(preferences.name_problem_text().contains("empty"), || {
+        preferences.name_problem_text()
+    })?;
+    row.set_text("fine");
+    ensure(preferences.name_problem_text().is_empty(), || {
+        preferences.name_problem_text()
+    })?;
+    row.set_text("");
     preferences.window().close();
     Ok(())
 }

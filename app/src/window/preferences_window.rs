@@ -12,7 +12,7 @@ use gtk::glib;
 use smd::checkconf::CheckReport;
 use smd::config::Config;
 
-use crate::config_editor::{endpoint_names, valid_endpoint_name};
+use crate::config_editor::{check_endpoint_name, endpoint_names, EndpointNameError};
 use crate::i18n::{fill, gettext};
 use crate::scheduler::LoopHandle;
 use crate::settings::{self, Preferences};
@@ -33,6 +33,8 @@ struct Inner {
     endpoints: adw::PreferencesGroup,
     endpoint_rows: RefCell<Vec<adw::ActionRow>>,
     new_name: adw::EntryRow,
+    /// Why the name typed cannot be used, and what can.
+    name_problem: gtk::Label,
     editors: RefCell<HashMap<String, EndpointEditor>>,
 }
 
@@ -77,6 +79,14 @@ impl PreferencesWindow {
             .show_apply_button(true)
             .build();
         new_group.add(&new_name);
+        let name_problem = gtk::Label::builder()
+            .wrap(true)
+            .xalign(0.0)
+            .margin_top(6)
+            .visible(false)
+            .css_classes(["error"])
+            .build();
+        new_group.add(&name_problem);
         endpoints_page.add(&new_group);
         window.add(&endpoints_page);
 
@@ -90,6 +100,7 @@ impl PreferencesWindow {
                 endpoints,
                 endpoint_rows: RefCell::new(Vec::new()),
                 new_name: new_name.clone(),
+                name_problem,
                 editors: RefCell::new(HashMap::new()),
             }),
         };
@@ -101,13 +112,12 @@ impl PreferencesWindow {
         });
         let weak = Rc::downgrade(&preferences_window.inner);
         new_name.connect_changed(move |row| {
-            if weak.upgrade().is_some() {
-                let text = row.text();
-                if text.is_empty() || valid_endpoint_name(&text) {
-                    row.remove_css_class("error");
-                } else {
-                    row.add_css_class("error");
-                }
+            if let Some(inner) = weak.upgrade() {
+                // Nothing typed yet is no mistake: Enter says so.
+                let problem = check_endpoint_name(row.text().trim())
+                    .err()
+                    .filter(|problem| *problem != EndpointNameError::Empty);
+                PreferencesWindow { inner }.show_name_problem(problem);
             }
         });
         preferences_window.refresh();
@@ -220,12 +230,43 @@ impl PreferencesWindow {
         editor
     }
 
-    /// Writes the template of a new endpoint and opens its editor.
+    /// The row where a new endpoint's name is typed.
+    pub fn new_name_row(&self) -> &adw::EntryRow {
+        &self.inner.new_name
+    }
+
+    /// What is said about the name typed: empty when it is fine.
+    pub fn name_problem_text(&self) -> String {
+        let label = &self.inner.name_problem;
+        if label.is_visible() {
+            label.label().to_string()
+        } else {
+            String::new()
+        }
+    }
+
+    fn show_name_problem(&self, problem: Option<EndpointNameError>) {
+        let (row, label) = (&self.inner.new_name, &self.inner.name_problem);
+        match problem {
+            Some(problem) => {
+                row.add_css_class("error");
+                label.set_label(&problem.to_string());
+                label.set_visible(true);
+            }
+            None => {
+                row.remove_css_class("error");
+                label.set_visible(false);
+            }
+        }
+    }
+
+    /// Writes the template of a new endpoint and opens its editor; a name
+    /// that cannot be used is refused, saying why.
     pub fn create_endpoint(&self, name: &str) {
         let inner = &self.inner;
         let name = name.trim();
-        if !valid_endpoint_name(name) {
-            inner.new_name.add_css_class("error");
+        if let Err(problem) = check_endpoint_name(name) {
+            self.show_name_problem(Some(problem));
             return;
         }
         let exists = Config::path_for(&inner.home, name).exists();
