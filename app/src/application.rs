@@ -17,6 +17,7 @@ use gtk::{gio, glib};
 
 use crate::config::APP_ID;
 use crate::i18n::gettext;
+use crate::journal::Journal;
 use crate::notifications::{no_tray_notice, notice_for, Notifier, Topic};
 use crate::scheduler::{self, Command, Event, LoopHandle, LoopOptions};
 use crate::settings::{self, Preferences};
@@ -252,6 +253,9 @@ impl Applet {
         add_build_tree_icons();
         self.install_actions();
 
+        if let Err(error) = Journal::in_home(self.home()).set_aside_if_long() {
+            glib::g_warning!("smd-applet", "Cannot set the old log aside: {}", error);
+        }
         let (events, event_receiver) = async_channel::unbounded();
         let mut loop_options = self.options.loop_options.clone();
         loop_options.paused |= self.preferences.boolean(settings::PAUSED);

@@ -30,6 +30,7 @@ use smd::sync::{self, SyncEvent, SyncOptions, SyncOutcome};
 use smd::tags::{Stats, Tags};
 
 use crate::actions::{Mailboxes, Side};
+use crate::journal::Journal;
 
 /// What the GTK side asks of the loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,6 +235,14 @@ impl Planner {
         self.resumed(needs_network)
     }
 
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.online
+    }
+
     pub fn is_blocked(&self, endpoint: &str) -> bool {
         self.blocked.contains(endpoint)
     }
@@ -375,6 +384,7 @@ struct Worker {
     home: PathBuf,
     minute: Duration,
     events: async_channel::Sender<Event>,
+    journal: Journal,
     planner: Planner,
     /// The schedule file's text last read, to report changes only.
     schedule_text: Option<Result<String, String>>,
@@ -386,6 +396,7 @@ impl Worker {
         // Before the first slot nothing is returned, whatever it is.
         planner.set_paused(options.paused, &|_| true);
         Worker {
+            journal: Journal::in_home(&options.home),
             home: options.home,
             minute: options.minute,
             events,
@@ -400,6 +411,7 @@ impl Worker {
     }
 
     fn run(&mut self, commands: &mpsc::Receiver<Command>) {
+        self.journal.write("the applet's sync loop started");
         let _ = self.reload();
         let mut next_tick = Instant::now();
         loop {
@@ -416,12 +428,14 @@ impl Worker {
                 }
             }
         }
+        self.journal.write("the applet's sync loop stopped");
         self.emit(Event::Stopped);
     }
 
     fn handle(&mut self, command: Command) {
         match command {
             Command::SyncNow => {
+                self.journal.write("synchronizing everything now, as asked");
                 let _ = self.reload();
                 let jobs = self.planner.sync_now();
                 self.run_all(jobs);
@@ -436,6 +450,10 @@ impl Worker {
             }
             Command::Pause | Command::Resume => {
                 let paused = command == Command::Pause;
+                if paused != self.planner.is_paused() {
+                    self.journal
+                        .write(if paused { "paused" } else { "resumed" });
+                }
                 let jobs = self
                     .planner
                     .set_paused(paused, &|name| needs_network(&self.home, name));
@@ -443,6 +461,13 @@ impl Worker {
                 self.run_all(jobs);
             }
             Command::Network(online) => {
+                if online != self.planner.is_online() {
+                    self.journal.write(if online {
+                        "the network is back"
+                    } else {
+                        "the network is gone"
+                    });
+                }
                 self.emit(Event::Online(online));
                 let jobs = self
                     .planner
@@ -450,6 +475,7 @@ impl Worker {
                 self.run_all(jobs);
             }
             Command::Resumed => {
+                self.journal.write("the computer woke up");
                 let jobs = self
                     .planner
                     .resumed(&|name| needs_network(&self.home, name));
@@ -521,8 +547,10 @@ impl Worker {
     }
 
     fn run_one(&mut self, job: &Job) {
+        self.journal.write(&format!("{job}: started"));
         self.emit(Event::Started(job.clone()));
         let report = self.run_job(job);
+        self.journal.write(&journal_entry(job, &report));
         self.planner.finished(job, report.outcome);
         self.emit(Event::Finished(job.clone(), report));
     }
@@ -561,6 +589,43 @@ impl Worker {
             Lock::acquire(&Lock::path_in(&self.home)).map_err(|e| e.to_string())?;
         checkconf::check(&self.home, &config).map_err(|failure| failure.message)
     }
+}
+
+/// How a run ended, for the journal: a line, then the failure's own words
+/// indented below it.
+pub fn journal_entry(job: &Job, report: &Report) -> String {
+    let mut entry = match (report.outcome, &report.failure) {
+        (Outcome::Done, _) => match &report.stats {
+            Some(stats) => format!(
+                "{job}: done, {} new, {} deleted",
+                stats.new_mails, stats.deleted_mails
+            ),
+            None => format!("{job}: done"),
+        },
+        (Outcome::Busy, _) => {
+            format!("{job}: another smd program holds the lock; trying at the next turn")
+        }
+        (Outcome::Transient, failure) => format!(
+            "{job}: failed, trying again later: {}",
+            failure.as_ref().map_or_else(String::new, failure_summary)
+        ),
+        (Outcome::NeedsPerson, failure) => format!(
+            "{job}: stopped until you act: {}",
+            failure.as_ref().map_or_else(String::new, failure_summary)
+        ),
+    };
+    if let Some(failure) = &report.failure {
+        for line in failure.message.lines().filter(|l| !l.trim().is_empty()) {
+            entry.push_str("\n  ");
+            entry.push_str(line);
+        }
+    }
+    entry
+}
+
+/// A failure in a few words: its context and probable cause.
+fn failure_summary(failure: &FailureReport) -> String {
+    format!("{} ({})", failure.tags.cause, failure.tags.context)
 }
 
 /// Whether syncing `endpoint` needs the network: all but local syncs (and
@@ -803,6 +868,35 @@ mod tests {
         let silent = classify(&outcome(1, None, None), &none);
         assert_eq!(silent.outcome, Outcome::Transient);
         assert_eq!(silent.failure.unwrap().tags.context, "ssh");
+    }
+
+    #[test]
+    fn runs_are_journaled_with_the_failure_s_words() {
+        let pull = job(Direction::Pull, "a");
+        let none = Mailboxes::default();
+        let done = classify(&outcome(0, None, None), &none);
+        assert_eq!(
+            journal_entry(&pull, &done),
+            "smd-pull -s a: done, 2 new, 0 deleted"
+        );
+
+        let conflict = Tags::new("mail-addition", "concurrent-mailbox-edit", true);
+        let failed = classify(
+            &outcome(
+                1,
+                Some(Failure::new("unable to add\nsecond", conflict)),
+                None,
+            ),
+            &none,
+        );
+        assert_eq!(
+            journal_entry(&pull, &failed),
+            "smd-pull -s a: stopped until you act: concurrent-mailbox-edit \
+             (mail-addition)\n  unable to add\n  second"
+        );
+        let silent = classify(&outcome(1, None, None), &none);
+        assert!(journal_entry(&pull, &silent)
+            .starts_with("smd-pull -s a: failed, trying again later: network (ssh)\n"));
     }
 
     #[test]

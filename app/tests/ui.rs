@@ -1076,14 +1076,36 @@ fn log_window(session: &Session) -> Result<(), String> {
     session.applet.application().activate_action("log", None);
     let log = session.applet.log_window().ok_or("no log window")?;
     let names = log.file_names();
-    for expected in ["client.test.log", "server.test.log"] {
+    for expected in ["applet.log", "client.test.log", "server.test.log"] {
         ensure(names.iter().any(|n| n == expected), || format!("{names:?}"))?;
     }
-    log.select("client.test.log");
-    ensure(log.shown_text().contains("stats::new-mails"), || {
-        log.shown_text()
+    // Every line starts with when it happened, in local time.
+    let timed = |text: &str| {
+        text.lines().all(|line| {
+            let stamp: Vec<char> = line.chars().take(21).collect();
+            stamp.len() == 21
+                && stamp[..4].iter().all(char::is_ascii_digit)
+                && stamp[4] == '-'
+                && stamp[13] == ':'
+                && stamp[19..] == [' ', ' ']
+        })
+    };
+    log.select("applet.log");
+    let shown = log.shown_text();
+    ensure(timed(&shown), || shown.clone())?;
+    ensure(shown.contains("smd-pull -s test: started"), || {
+        shown.clone()
     })?;
+    ensure(log.timing_note().is_empty(), || log.timing_note())?;
     screenshot(log.window(), &session.shots, "log-window")?;
+
+    // The engine's logs have no times: each line gets its run's end.
+    log.select("client.test.log");
+    let shown = log.shown_text();
+    ensure(shown.contains("stats::new-mails"), || shown.clone())?;
+    ensure(timed(&shown), || shown.clone())?;
+    ensure(log.timing_note().contains("smd 1.3"), || log.timing_note())?;
+    screenshot(log.window(), &session.shots, "log-window-client")?;
     log.window().close();
     Ok(())
 }
