@@ -583,7 +583,8 @@ impl Applet {
         };
         let existing = self.windows.borrow().errors.get(endpoint).cloned();
         let window = existing.unwrap_or_else(|| {
-            let window = ErrorWindow::new(&self.app, endpoint, engine);
+            let journal = Journal::in_home(self.home());
+            let window = ErrorWindow::new(&self.app, endpoint, engine, journal);
             self.windows
                 .borrow_mut()
                 .errors

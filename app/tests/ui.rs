@@ -691,9 +691,22 @@ fn move_aside_resolves_the_conflict(session: &Session) -> Result<(), String> {
     .map_err(|e| format!("{e}; outcome {:?}", error_window.outcome_text()))?;
 
     let fixture = &session.fixture;
-    let aside = fs::read_to_string(fixture.path("Local/cur/2.same.aside1:2,"))
-        .map_err(|e| format!("the moved message: {e}"))?;
+    let aside_path = fixture.path("Local/cur/2.same.aside1:2,");
+    let aside =
+        fs::read_to_string(&aside_path).map_err(|e| format!("the moved message: {e}"))?;
     ensure(aside.contains("Written here"), || aside.clone())?;
+    // Where it went, in full: in the window and in the applet's log.
+    let aside_path = aside_path.canonicalize().map_err(|e| e.to_string())?;
+    let moved = error_window.moved_text();
+    ensure(moved.contains(&aside_path.display().to_string()), || {
+        format!("{moved:?} does not name {}", aside_path.display())
+    })?;
+    let journal = fs::read_to_string(fixture.path(".smd/log/applet.log"))
+        .map_err(|e| format!("the applet's log: {e}"))?;
+    ensure(
+        journal.contains(&format!("was moved aside to {}", aside_path.display())),
+        || journal.clone(),
+    )?;
     let fetched = fs::read_to_string(fixture.path("Local/cur/2.same:2,"))
         .map_err(|e| format!("the fetched message: {e}"))?;
     ensure(fetched.contains("Server text"), || fetched.clone())?;
@@ -1096,6 +1109,7 @@ fn log_window(session: &Session) -> Result<(), String> {
     ensure(shown.contains("smd-pull -s test: started"), || {
         shown.clone()
     })?;
+    ensure(shown.contains("was moved aside to"), || shown.clone())?;
     ensure(log.timing_note().is_empty(), || log.timing_note())?;
     screenshot(log.window(), &session.shots, "log-window")?;
 
