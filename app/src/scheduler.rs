@@ -26,6 +26,7 @@ use smd::checkconf::{self, CheckReport};
 use smd::config::Config;
 use smd::lock::Lock;
 use smd::schedule::{Direction, Job, Schedule};
+use smd::ssh_failure::SshFailureKind;
 use smd::sync::{self, SyncEvent, SyncOptions, SyncOutcome};
 use smd::tags::{Stats, Tags};
 
@@ -101,6 +102,8 @@ pub struct FailureReport {
     pub tags: Tags,
     /// The endpoint's local mailboxes, for checking action paths.
     pub mailboxes: Mailboxes,
+    /// Why ssh could not run the other side, when that is what failed.
+    pub ssh: Option<SshFailureKind>,
 }
 
 /// Reads a finished run: which side failed, why, and what it means.
@@ -112,6 +115,18 @@ pub fn classify(outcome: &SyncOutcome, mailboxes: &Mailboxes) -> Report {
             stats: outcome.stats.clone(),
         };
     }
+    let report =
+        |side: Side, message: String, tags: Tags, ssh: Option<SshFailureKind>| Report {
+            outcome: outcome_of(&tags),
+            failure: Some(FailureReport {
+                side,
+                message,
+                tags,
+                mailboxes: mailboxes.clone(),
+                ssh,
+            }),
+            stats: outcome.stats.clone(),
+        };
     let remote_text = || {
         let lines: Vec<&str> = outcome
             .report
@@ -121,6 +136,18 @@ pub fn classify(outcome: &SyncOutcome, mailboxes: &Mailboxes) -> Report {
             .collect();
         lines.join("\n")
     };
+    // ssh could not run the other side: the engine knows whether that is
+    // worth retrying (its report keeps smd 1.3's "network" either way).
+    // It failed here, and names no path on either side.
+    if let Some(ssh) = &outcome.ssh_failure {
+        let message = match (&outcome.failure, ssh.kind) {
+            // The engine's sentence says what to install where.
+            (Some(local), SshFailureKind::RemoteProgramMissing) => local.message.clone(),
+            _ if !ssh.said.trim().is_empty() => ssh.said.clone(),
+            _ => remote_text(),
+        };
+        return report(Side::Local, message, ssh.kind.tags(), Some(ssh.kind));
+    }
     let (side, message, tags) = match (&outcome.failure, &outcome.remote_tags) {
         // The local side only saw the connection drop: the server's own
         // report says why.
@@ -133,22 +160,17 @@ pub fn classify(outcome: &SyncOutcome, mailboxes: &Mailboxes) -> Report {
         // is what smd-pull assumes too.
         (None, None) => (Side::Remote, remote_text(), Tags::retry("ssh", "network")),
     };
-    let kind = if tags.cause == "another-instance-is-running" {
+    report(side, message, tags, None)
+}
+
+/// What a failure with these tags means for the next runs.
+fn outcome_of(tags: &Tags) -> Outcome {
+    if tags.cause == "another-instance-is-running" {
         Outcome::Busy
     } else if tags.is_retriable() {
         Outcome::Transient
     } else {
         Outcome::NeedsPerson
-    };
-    Report {
-        outcome: kind,
-        failure: Some(FailureReport {
-            side,
-            message,
-            tags,
-            mailboxes: mailboxes.clone(),
-        }),
-        stats: outcome.stats.clone(),
     }
 }
 
@@ -164,6 +186,8 @@ pub struct Planner {
     catch_up_pending: bool,
     /// Endpoints stopped by an error that needs a person.
     blocked: BTreeSet<String>,
+    /// Endpoints whose last run failed in a way worth retrying.
+    in_trouble: BTreeSet<String>,
 }
 
 impl Planner {
@@ -198,6 +222,7 @@ impl Planner {
             .map(|e| e.endpoint.clone())
             .collect();
         self.blocked.retain(|name| now.contains(name));
+        self.in_trouble.retain(|name| now.contains(name));
         if self.minute == 0 {
             return Vec::new();
         }
@@ -297,17 +322,29 @@ impl Planner {
         self.runnable(self.schedule.all(), needs_network)
     }
 
-    /// The network came or went; returns a pending catch-up.
+    /// The network came or went. Returns a pending catch-up, or when the
+    /// network is back, the jobs of endpoints whose last run failed in a
+    /// transient way: the network was likely why.
     pub fn set_online(
         &mut self,
         online: bool,
         needs_network: &dyn Fn(&str) -> bool,
     ) -> Vec<Job> {
+        let back = online && !self.online;
         self.online = online;
         if online && std::mem::take(&mut self.catch_up_pending) {
             return self.runnable(self.schedule.all(), needs_network);
         }
-        Vec::new()
+        if !back {
+            return Vec::new();
+        }
+        let retries = self
+            .schedule
+            .all()
+            .into_iter()
+            .filter(|job| self.in_trouble.contains(&job.endpoint))
+            .collect();
+        self.runnable(retries, needs_network)
     }
 
     /// Records how a run of `job` ended.
@@ -315,12 +352,20 @@ impl Planner {
         match outcome {
             Outcome::Done => {
                 self.blocked.remove(&job.endpoint);
+                self.in_trouble.remove(&job.endpoint);
             }
             Outcome::NeedsPerson => {
                 self.blocked.insert(job.endpoint.clone());
+                self.in_trouble.remove(&job.endpoint);
             }
-            // The job's next slot is its retry.
-            Outcome::Busy | Outcome::Transient => {}
+            // The job's next slot is its retry, or the network's return.
+            // TODO: retry sooner than the next slot (1, 2, 4... minutes)
+            // when the schedule's interval is long, so a blip does not
+            // cost an hour of mail.
+            Outcome::Transient => {
+                self.in_trouble.insert(job.endpoint.clone());
+            }
+            Outcome::Busy => {}
         }
     }
 }
@@ -623,9 +668,13 @@ pub fn journal_entry(job: &Job, report: &Report) -> String {
     entry
 }
 
-/// A failure in a few words: its context and probable cause.
+/// A failure in a few words: what ssh met, or the context and probable
+/// cause.
 fn failure_summary(failure: &FailureReport) -> String {
-    format!("{} ({})", failure.tags.cause, failure.tags.context)
+    match failure.ssh {
+        Some(ssh) => format!("ssh: {ssh}"),
+        None => format!("{} ({})", failure.tags.cause, failure.tags.context),
+    }
 }
 
 /// Whether syncing `endpoint` needs the network: all but local syncs (and
@@ -647,6 +696,7 @@ fn config_failure(message: String) -> Report {
             message,
             tags: Tags::new("config", "unknown", true),
             mailboxes: Mailboxes::default(),
+            ssh: None,
         }),
         stats: None,
     }
@@ -790,6 +840,22 @@ mod tests {
     }
 
     #[test]
+    fn transient_trouble_is_retried_when_the_network_is_back() {
+        let mut planner = planner("60 60 a\n60 60 b\n");
+        planner.tick(NETWORK);
+        planner.finished(&job(Direction::Pull, "a"), Outcome::Transient);
+        // Still online: no reason to think it works better now.
+        assert!(planner.set_online(true, NETWORK).is_empty());
+        planner.set_online(false, NETWORK);
+        let back = planner.set_online(true, NETWORK);
+        assert_eq!(names(&back), ["smd-pull -s a", "smd-push -s a"]);
+
+        planner.set_online(false, NETWORK);
+        planner.finished(&job(Direction::Pull, "a"), Outcome::Done);
+        assert!(planner.set_online(true, NETWORK).is_empty());
+    }
+
+    #[test]
     fn resume_from_suspend_catches_up_when_online() {
         let mut planner = planner("10 20 a\n");
         assert_eq!(planner.resumed(NETWORK).len(), 2);
@@ -818,6 +884,59 @@ mod tests {
             remote_tags,
             ssh_failure: None,
         }
+    }
+
+    fn ssh_outcome(kind: SshFailureKind, said: &str) -> SyncOutcome {
+        use smd::ssh_failure::SshFailure;
+        let network =
+            Failure::new("connection closed", Tags::retry("handshake", "network"));
+        SyncOutcome {
+            ssh_failure: Some(SshFailure {
+                kind,
+                said: said.to_owned(),
+            }),
+            ..outcome(1, Some(network), None)
+        }
+    }
+
+    #[test]
+    fn ssh_failures_retry_quietly_or_need_a_person() {
+        let none = Mailboxes::default();
+        let refused = classify(
+            &ssh_outcome(
+                SshFailureKind::ConnectionRefused,
+                "ssh: connect to host mail port 22: Connection refused",
+            ),
+            &none,
+        );
+        assert_eq!(refused.outcome, Outcome::Transient);
+        let failure = refused.failure.unwrap();
+        assert_eq!(failure.ssh, Some(SshFailureKind::ConnectionRefused));
+        assert_eq!(failure.side, Side::Local);
+        assert!(failure.message.contains("Connection refused"));
+
+        let denied = classify(
+            &ssh_outcome(
+                SshFailureKind::AuthenticationDenied,
+                "me@mail: Permission denied (publickey).",
+            ),
+            &none,
+        );
+        assert_eq!(denied.outcome, Outcome::NeedsPerson);
+        let failure = denied.failure.clone().unwrap();
+        assert_eq!(failure.tags.cause, "authentication-failed");
+        assert_eq!(failure.message, "me@mail: Permission denied (publickey).");
+
+        // For a missing program the engine's own sentence is the better one.
+        let mut missing = ssh_outcome(SshFailureKind::RemoteProgramMissing, "sh: 1: x");
+        missing.failure = Some(Failure::new(
+            "smd-server was not found on mail: install smd-rs there",
+            Tags::new("ssh", "remote-program-missing", true),
+        ));
+        let failure = classify(&missing, &none).failure.unwrap();
+        assert!(failure.message.starts_with("smd-server was not found"));
+        assert!(journal_entry(&job(Direction::Pull, "a"), &denied)
+            .starts_with("smd-pull -s a: stopped until you act: ssh: the server refused the login\n"));
     }
 
     #[test]

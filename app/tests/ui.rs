@@ -29,6 +29,7 @@ use std::time::Duration;
 use adw::prelude::*;
 use gtk::gio;
 
+use smd::ssh_failure::SshFailureKind;
 use smd_applet::actions::Offer;
 use smd_applet::application::{Applet, Options};
 use smd_applet::scheduler::LoopOptions;
@@ -108,6 +109,10 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     ("the log window shows the logs", log_window),
     ("the About window opens", about_window),
+    (
+        "a refused ssh login needs you, an unreachable server is retried quietly",
+        ssh_failures,
+    ),
     ("pause and resume from the tray", pause_and_resume),
     ("quit from the tray", quit_from_tray),
     ("without a tray host the applet says so once", no_tray_host),
@@ -219,7 +224,7 @@ fn set_up() -> Result<Session, String> {
         return Err(format!("glib-compile-schemas failed on {}", data.display()));
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut paths = vec![bin];
+    let mut paths = vec![bin, fixture.fake_bin()];
     paths.extend(std::env::split_paths(&path));
     let path = std::env::join_paths(paths).map_err(|e| e.to_string())?;
     for (name, value) in [
@@ -1150,6 +1155,130 @@ fn about_window(session: &Session) -> Result<(), String> {
     }
     screenshot(&about, &session.shots, "about")?;
     about.close();
+    Ok(())
+}
+
+fn ssh_failures(session: &Session) -> Result<(), String> {
+    let fixture = &session.fixture;
+    let schedule = fixture.path(".smd/loop");
+    let kept = fs::read_to_string(&schedule).map_err(|e| e.to_string())?;
+    for name in ["denied", "unreachable"] {
+        fs::write(
+            fixture.path(&format!(".smd/config.{name}")),
+            format!("SERVERNAME={name}\nCLIENTNAME=laptop\nMAILBOX=Local\n"),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    fs::write(&schedule, format!("{kept}1 1 denied\n1 1 unreachable\n"))
+        .map_err(|e| e.to_string())?;
+    let notified_before = session.desktop.record.lock().notifications.len();
+
+    let app = session.applet.application();
+    app.activate_action("sync-now", None);
+    wait_for("both ssh failures", SYNC, || {
+        let status = session.applet.status();
+        status.running.is_none()
+            && status
+                .endpoints
+                .get("denied")
+                .is_some_and(|s| s.error.is_some())
+            && status
+                .endpoints
+                .get("unreachable")
+                .is_some_and(|s| s.trouble.is_some())
+    })?;
+    let status = session.applet.status();
+    let denied = status.endpoints["denied"].error.clone().ok_or("no error")?;
+    ensure(
+        denied.failure.ssh == Some(SshFailureKind::AuthenticationDenied),
+        || format!("{:?}", denied.failure),
+    )?;
+    let unreachable = &status.endpoints["unreachable"];
+    ensure(unreachable.error.is_none(), || {
+        "a transient failure stopped".into()
+    })?;
+    ensure(
+        unreachable.trouble.as_ref().and_then(|t| t.ssh)
+            == Some(SshFailureKind::ConnectionRefused),
+        || format!("{:?}", unreachable.trouble),
+    )?;
+
+    // The permanent failure is told, with what to do; the other is not.
+    let notice = notification_with(session, "The Server Refused the Login")?;
+    ensure(notice.body.contains("ssh-copy-id"), || notice.body.clone())?;
+    spin(Duration::from_millis(300));
+    let noisy: Vec<String> = session.desktop.record.lock().notifications
+        [notified_before..]
+        .iter()
+        .filter(|n| n.body.contains("unreachable") || n.summary.contains("Reached"))
+        .map(|n| n.summary.clone())
+        .collect();
+    ensure(noisy.is_empty(), || format!("notified {noisy:?}"))?;
+    let main = session.applet.main_window().ok_or("no main window")?;
+    main.present();
+    spin(Duration::from_millis(200));
+    let text = text_of(main.window());
+    ensure(
+        text.contains("Not this time: the server refused the connection"),
+        || text.clone(),
+    )?;
+    screenshot(main.window(), &session.shots, "main-window-ssh")?;
+
+    // From the failure to the endpoint's settings.
+    app.activate_action("show-error", Some(&"denied".to_variant()));
+    let error_window = session.applet.error_window("denied").ok_or("no window")?;
+    wait_for("the error window", SHORT, || {
+        error_window.window().is_visible()
+    })?;
+    let text = text_of(error_window.window());
+    ensure(text.contains("Permission denied (publickey)"), || {
+        text.clone()
+    })?;
+    screenshot(error_window.window(), &session.shots, "error-window-ssh")?;
+    find_button(error_window.window(), "Edit Endpoint…")
+        .ok_or("no Edit Endpoint… button")?
+        .emit_clicked();
+    let preferences = session.applet.preferences_window().ok_or("none")?;
+    wait_for("the endpoint's editor", SHORT, || {
+        preferences.editor("denied").is_some()
+    })?;
+    ensure(preferences.shows_endpoints(), || {
+        "not on the endpoints page".into()
+    })?;
+    let editor = preferences.editor("denied").ok_or("no editor")?;
+    ensure(
+        editor
+            .row("SERVERNAME")
+            .is_some_and(|r| r.text() == "denied"),
+        || "another endpoint's editor".into(),
+    )?;
+    editor.window().close();
+    preferences.window().close();
+
+    let journal = fs::read_to_string(fixture.path(".smd/log/applet.log"))
+        .map_err(|e| e.to_string())?;
+    for expected in [
+        "smd-pull -s denied: stopped until you act: ssh: the server refused the login",
+        "smd-pull -s unreachable: failed, trying again later: ssh: the connection was refused",
+    ] {
+        ensure(journal.contains(expected), || format!("{expected:?} not in {journal}"))?;
+    }
+
+    // Taken out of the schedule, both are forgotten.
+    fs::write(&schedule, &kept).map_err(|e| e.to_string())?;
+    app.activate_action("sync-now", None);
+    wait_for("the endpoints to go", SYNC, || {
+        let status = session.applet.status();
+        status.running.is_none()
+            && !status.endpoints.contains_key("denied")
+            && !status.endpoints.contains_key("unreachable")
+    })?;
+    wait_for("the notice to be withdrawn", SHORT, || {
+        session.desktop.record.lock().closed.contains(&notice.id)
+    })?;
+    for name in ["denied", "unreachable"] {
+        let _ = fs::remove_file(fixture.path(&format!(".smd/config.{name}")));
+    }
     Ok(())
 }
 
