@@ -11,6 +11,11 @@
 //! ssh exits with 255 on its own errors, and a remote shell with 127 when
 //! the program is missing; any other ending is the remote program's own,
 //! and is not classified here.
+//!
+//! TODO: smd-loop could stop retrying after a permanent failure, as the
+//! applet does, instead of asking ssh again at every slot (a server may
+//! ban a client that keeps failing to log in); its report and exit code
+//! must keep smd 1.3's meaning for the scripts that read them.
 
 use std::fmt;
 
