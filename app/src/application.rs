@@ -253,9 +253,6 @@ impl Applet {
         add_build_tree_icons();
         self.install_actions();
 
-        if let Err(error) = Journal::in_home(self.home()).set_aside_if_long() {
-            glib::g_warning!("smd-applet", "Cannot set the old log aside: {}", error);
-        }
         let (events, event_receiver) = async_channel::unbounded();
         let mut loop_options = self.options.loop_options.clone();
         loop_options.paused |= self.preferences.boolean(settings::PAUSED);

@@ -23,9 +23,9 @@ use crate::log_viewer::log_dir;
 /// The file's name in `~/.smd/log/`.
 pub const FILE_NAME: &str = "applet.log";
 
-/// Past this size, the file is set aside as `applet.log.old` when the
-/// applet starts, and a new one begun: the log window reads only the end
-/// of a long log anyway.
+/// Past this size, the file is set aside as `applet.log.old` (checked at
+/// each slot of the loop) and a new one begun: the log window reads only
+/// the end of a long log anyway.
 const MOST_BYTES: u64 = 1024 * 1024;
 
 /// Where the applet writes what it does.

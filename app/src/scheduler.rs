@@ -30,6 +30,8 @@ use smd::ssh_failure::SshFailureKind;
 use smd::sync::{self, SyncEvent, SyncOptions, SyncOutcome};
 use smd::tags::{Stats, Tags};
 
+use gtk::glib;
+
 use crate::actions::{Mailboxes, Side};
 use crate::journal::Journal;
 
@@ -456,6 +458,7 @@ impl Worker {
     }
 
     fn run(&mut self, commands: &mpsc::Receiver<Command>) {
+        self.keep_journal_short();
         self.journal.write("the applet's sync loop started");
         let _ = self.reload();
         let mut next_tick = Instant::now();
@@ -465,6 +468,7 @@ impl Worker {
                 Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(command) => self.handle(command),
                 Err(RecvTimeoutError::Timeout) => {
+                    self.keep_journal_short();
                     let added = self.reload();
                     self.run_all(added);
                     let jobs = self.planner.tick(&|name| needs_network(&self.home, name));
@@ -535,6 +539,19 @@ impl Worker {
                 self.emit(Event::Checked(name, result));
             }
             Command::Quit => {}
+        }
+    }
+
+    /// Sets a long journal aside; checked at each slot, since the applet
+    /// may run for months.
+    fn keep_journal_short(&self) {
+        if let Err(error) = self.journal.set_aside_if_long() {
+            glib::g_warning!(
+                "smd-applet",
+                "Cannot set {} aside: {}",
+                self.journal.path().display(),
+                error
+            );
         }
     }
 
