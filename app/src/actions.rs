@@ -231,6 +231,8 @@ pub enum Offer {
     Remove(PathBuf),
     /// Synchronize in the other direction, so that this side wins.
     InverseSync,
+    /// Open the endpoint's settings in the preferences.
+    EditEndpoint,
     /// Synchronize again.
     Retry,
 }
@@ -311,10 +313,29 @@ pub fn plan(tags: &Tags, side: Side, mailboxes: &Mailboxes) -> Plan {
             },
         }
     }
+    if settings_may_fix(tags) {
+        add(&mut plan, Offer::EditEndpoint);
+    }
     // Trying again is always possible, and the last button.
     plan.offers.retain(|offer| *offer != Offer::Retry);
     plan.offers.push(Offer::Retry);
     plan
+}
+
+/// Whether the endpoint's own settings are a likely fix: its file has a
+/// mistake, a translator or mailbox in it is wrong, or the server it names
+/// refuses the login or lacks smd (both happen with a wrong SERVERNAME).
+/// Host keys and ssh's own configuration are not in the endpoint's file.
+pub fn settings_may_fix(tags: &Tags) -> bool {
+    tags.context == "config"
+        || matches!(
+            tags.cause,
+            "bad-translator"
+                | "translator-not-found"
+                | "mailbox-has--absolute-path"
+                | "authentication-failed"
+                | "remote-program-missing"
+        )
 }
 
 #[cfg(test)]
@@ -476,6 +497,34 @@ mod tests {
         assert_eq!(remote.mail, None);
         assert_eq!(remote.offers, [Offer::InverseSync, Offer::Retry]);
         assert_eq!(remote.refused.len(), 3);
+    }
+
+    #[test]
+    fn settings_are_offered_when_they_may_be_the_fix() {
+        let none = Mailboxes::default();
+        let offers = |tags: Tags| plan(&tags, Side::Local, &none).offers;
+        assert_eq!(
+            offers(Tags::new("config", "unknown", true)),
+            [Offer::EditEndpoint, Offer::Retry]
+        );
+        for cause in [
+            "bad-translator",
+            "translator-not-found",
+            "authentication-failed",
+            "remote-program-missing",
+        ] {
+            assert!(
+                offers(Tags::new("ssh", cause, true)).contains(&Offer::EditEndpoint),
+                "{cause}"
+            );
+        }
+        for cause in ["host-key-changed", "concurrent-mailbox-edit", "network"] {
+            assert_eq!(
+                offers(Tags::new("ssh", cause, true)),
+                [Offer::Retry],
+                "{cause}"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use gtk::{gio, glib};
 
 use crate::config::APP_ID;
 use crate::i18n::gettext;
+use crate::journal::Journal;
 use crate::notifications::{no_tray_notice, notice_for, Notifier, Topic};
 use crate::scheduler::{self, Command, Event, LoopHandle, LoopOptions};
 use crate::settings::{self, Preferences};
@@ -36,6 +37,10 @@ pub enum AppAction {
     TogglePause,
     ShowWindow,
     Preferences,
+    /// The preferences, on the page of the endpoints.
+    Endpoints,
+    /// The editor of this endpoint, over the preferences.
+    EditEndpoint(String),
     Log,
     About,
     /// Show the error of this endpoint.
@@ -51,6 +56,8 @@ impl AppAction {
             AppAction::TogglePause => "pause",
             AppAction::ShowWindow => "show-window",
             AppAction::Preferences => "preferences",
+            AppAction::Endpoints => "endpoints",
+            AppAction::EditEndpoint(_) => "edit-endpoint",
             AppAction::Log => "log",
             AppAction::About => "about",
             AppAction::ShowError(_) => "show-error",
@@ -60,7 +67,7 @@ impl AppAction {
 
     pub fn activate(&self, app: &impl IsA<gio::ActionGroup>) {
         match self {
-            AppAction::ShowError(endpoint) => {
+            AppAction::ShowError(endpoint) | AppAction::EditEndpoint(endpoint) => {
                 app.activate_action(self.name(), Some(&endpoint.to_variant()))
             }
             _ => app.activate_action(self.name(), None),
@@ -294,7 +301,14 @@ impl Applet {
         };
         simple("sync-now", |applet| applet.send(Command::SyncNow));
         simple("show-window", |applet| applet.show_main_window());
-        simple("preferences", |applet| applet.show_preferences());
+        simple("preferences", |applet| {
+            applet.show_preferences();
+        });
+        simple("endpoints", |applet| {
+            if let Some(preferences) = applet.show_preferences() {
+                preferences.show_endpoints();
+            }
+        });
         simple("log", |applet| applet.show_log());
         simple("about", |applet| {
             let parent = applet.main_window().map(|w| w.window().clone().upcast());
@@ -332,6 +346,19 @@ impl Applet {
             }
         });
         self.app.add_action(&show_error);
+
+        let edit_endpoint =
+            gio::SimpleAction::new("edit-endpoint", Some(glib::VariantTy::STRING));
+        let weak = Rc::downgrade(self);
+        edit_endpoint.connect_activate(move |_, parameter| {
+            let endpoint = parameter.and_then(|p| p.get::<String>());
+            if let (Some(applet), Some(endpoint)) = (weak.upgrade(), endpoint) {
+                if let Some(preferences) = applet.show_preferences() {
+                    preferences.edit_endpoint(&endpoint);
+                }
+            }
+        });
+        self.app.add_action(&edit_endpoint);
 
         self.app.set_accels_for_action("app.quit", &["<Control>q"]);
         self.app
@@ -553,7 +580,8 @@ impl Applet {
         };
         let existing = self.windows.borrow().errors.get(endpoint).cloned();
         let window = existing.unwrap_or_else(|| {
-            let window = ErrorWindow::new(&self.app, endpoint, engine);
+            let journal = Journal::in_home(self.home());
+            let window = ErrorWindow::new(&self.app, endpoint, engine, journal);
             self.windows
                 .borrow_mut()
                 .errors
@@ -564,10 +592,9 @@ impl Applet {
         window.present();
     }
 
-    fn show_preferences(self: &Rc<Self>) {
-        let Some(engine) = self.engine.borrow().clone() else {
-            return;
-        };
+    /// Shows the preferences, made on first use.
+    fn show_preferences(self: &Rc<Self>) -> Option<PreferencesWindow> {
+        let engine = self.engine.borrow().clone()?;
         let existing = self.windows.borrow().preferences.clone();
         let window = existing.unwrap_or_else(|| {
             let window = PreferencesWindow::new(
@@ -580,6 +607,7 @@ impl Applet {
             window
         });
         window.present();
+        Some(window)
     }
 
     fn show_log(self: &Rc<Self>) {
@@ -593,11 +621,27 @@ impl Applet {
         window.present();
     }
 
-    /// Stops the loop (after the run in progress), then quits.
+    /// Stops the loop (after the run in progress), then quits. Changes not
+    /// saved in an endpoint editor are asked about first, one editor at a
+    /// time; going back to editing stops the quitting.
     fn quit(self: &Rc<Self>) {
-        if self.quitting.replace(true) {
+        if self.quitting.get() {
             return;
         }
+        let unsaved = self
+            .preferences_window()
+            .and_then(|preferences| preferences.unsaved_editor());
+        if let Some(editor) = unsaved {
+            editor.present();
+            let weak = Rc::downgrade(self);
+            editor.ask_about_unsaved(move || {
+                if let Some(applet) = weak.upgrade() {
+                    applet.quit();
+                }
+            });
+            return;
+        }
+        self.quitting.set(true);
         if let Some(tray) = self.tray.borrow_mut().take() {
             tray.shutdown();
         }

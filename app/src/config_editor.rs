@@ -9,11 +9,13 @@
 //! still runs `hostname`.
 
 use std::ffi::OsStr;
+use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use smd::config::Config;
 use smd::schedule::{Schedule, ScheduleError};
 
 use crate::i18n::{fill, gettext};
@@ -406,16 +408,81 @@ fn is_executable(path: &Path) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Whether `name` can name a new endpoint (`~/.smd/config.NAME`).
-pub fn valid_endpoint_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(['-', '.'])
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || "_-.@+".contains(c))
+/// The signs a new endpoint's name may hold besides letters and digits.
+const NAME_SIGNS: &str = "-_.@+";
+
+/// Why a name cannot name a new endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointNameError {
+    Empty,
+    /// `-` would read as an option of smd-pull, `.` makes a hidden file.
+    BadStart(char),
+    /// The engine refuses `/`, blanks and control characters (the name is
+    /// part of file names); the other signs would be read by the shell,
+    /// which runs the config file, and the new file's template has the
+    /// name in `SERVERNAME=smd-server-NAME`.
+    BadCharacter(char),
 }
 
-/// The endpoints that have a config file, by name.
+impl fmt::Display for EndpointNameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = match self {
+            EndpointNameError::Empty => gettext("The name is empty."),
+            EndpointNameError::BadStart(first) => fill(
+                &gettext("A name cannot start with “{character}”."),
+                &[("character", first)],
+            ),
+            EndpointNameError::BadCharacter(c) if c.is_whitespace() => {
+                gettext("A name cannot contain spaces.")
+            }
+            EndpointNameError::BadCharacter(c) if c.is_control() => {
+                gettext("A name cannot contain control characters.")
+            }
+            EndpointNameError::BadCharacter(c) => fill(
+                &gettext("A name cannot contain “{character}”."),
+                &[("character", c)],
+            ),
+        };
+        let rule = fill(
+            &gettext(
+                "Use letters, digits and the signs {signs}; the first character must be \
+                 a letter or a digit.",
+            ),
+            &[(
+                "signs",
+                &NAME_SIGNS
+                    .chars()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )],
+        );
+        write!(f, "{reason} {rule}")
+    }
+}
+
+impl std::error::Error for EndpointNameError {}
+
+/// Checks a name for a new endpoint (`~/.smd/config.NAME`): what the
+/// engine accepts, less the signs its shell would read.
+pub fn check_endpoint_name(name: &str) -> Result<(), EndpointNameError> {
+    let Some(first) = name.chars().next() else {
+        return Err(EndpointNameError::Empty);
+    };
+    if first == '-' || first == '.' {
+        return Err(EndpointNameError::BadStart(first));
+    }
+    match name
+        .chars()
+        .find(|&c| !(c.is_alphanumeric() || NAME_SIGNS.contains(c)))
+    {
+        Some(bad) => Err(EndpointNameError::BadCharacter(bad)),
+        None => Ok(()),
+    }
+}
+
+/// The endpoints that have a config file, by name: every name the engine
+/// can run, including ones the applet would not give a new endpoint.
 pub fn endpoint_names(home: &Path) -> Vec<String> {
     let Ok(entries) = fs::read_dir(home.join(".smd")) else {
         return Vec::new();
@@ -425,7 +492,7 @@ pub fn endpoint_names(home: &Path) -> Vec<String> {
         .filter_map(|entry| {
             let name = entry.file_name().into_string().ok()?;
             let endpoint = name.strip_prefix("config.")?;
-            (valid_endpoint_name(endpoint) && !endpoint.ends_with('~'))
+            (Config::check_name(endpoint).is_ok() && !endpoint.ends_with('~'))
                 .then(|| endpoint.to_owned())
         })
         .collect();
@@ -930,6 +997,57 @@ mod tests {
         assert_eq!(with("/nope/tr", ""), ["TRANSLATOR_LR", "TRANSLATOR_RL"]);
     }
 
+    #[test]
+    fn endpoint_names_say_what_is_wrong() {
+        for good in ["work", "home-2", "a.b", "me@mail", "x+y", "Über_Post"] {
+            assert_eq!(check_endpoint_name(good), Ok(()), "{good}");
+            // Whatever the applet creates, the engine runs.
+            assert!(Config::check_name(good).is_ok(), "{good}");
+        }
+        let refused = [
+            ("", EndpointNameError::Empty),
+            ("-x", EndpointNameError::BadStart('-')),
+            (".hidden", EndpointNameError::BadStart('.')),
+            ("a/b", EndpointNameError::BadCharacter('/')),
+            ("my work", EndpointNameError::BadCharacter(' ')),
+            ("a$b", EndpointNameError::BadCharacter('$')),
+            ("a;b", EndpointNameError::BadCharacter(';')),
+            ("tab\there", EndpointNameError::BadCharacter('\t')),
+        ];
+        for (name, error) in refused {
+            assert_eq!(check_endpoint_name(name), Err(error), "{name:?}");
+        }
+        // What the engine refuses, the applet refuses too.
+        for name in ["", "-x", ".x", "a/b", "a b", "a\nb"] {
+            assert!(Config::check_name(name).is_err(), "{name:?}");
+        }
+
+        let told = EndpointNameError::BadCharacter('/').to_string();
+        assert!(told.starts_with("A name cannot contain “/”."), "{told}");
+        assert!(
+            told.contains("letters, digits and the signs - _ . @ +"),
+            "{told}"
+        );
+        assert!(EndpointNameError::BadCharacter(' ')
+            .to_string()
+            .contains("spaces"));
+        assert!(EndpointNameError::BadStart('-')
+            .to_string()
+            .contains("start with “-”"));
+    }
+
+    #[test]
+    fn existing_endpoints_the_engine_runs_are_listed() {
+        let home = tempfile::tempdir().unwrap();
+        let smd = home.path().join(".smd");
+        fs::create_dir_all(&smd).unwrap();
+        // A name the applet would not give, but the engine runs.
+        for name in ["config.a:b", "config.-x", "config.ok"] {
+            fs::write(smd.join(name), "").unwrap();
+        }
+        assert_eq!(endpoint_names(home.path()), ["a:b", "ok"]);
+    }
+
     const USER_LOOP: &str = "# my schedule\n\
         # pull push endpoint\n\
         \x20 3            10           default\n\
@@ -990,8 +1108,6 @@ mod tests {
             fs::write(smd.join(name), "").unwrap();
         }
         assert_eq!(endpoint_names(home.path()), ["default", "work"]);
-        assert!(!valid_endpoint_name("a/b"));
-        assert!(!valid_endpoint_name("-x"));
 
         let path = smd.join("config.work");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();

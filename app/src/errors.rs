@@ -6,8 +6,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 use smd::schedule::{Direction, Job};
+use smd::ssh_failure::SshFailureKind;
 
-use crate::i18n::gettext;
+use crate::i18n::{fill, gettext};
+use crate::scheduler::FailureReport;
 
 /// Replaces the placeholders the engine's suggestions carry
 /// (`@@INVERSECOMMAND@@ @@ENDPOINT@@`) by the command and endpoint they
@@ -222,6 +224,42 @@ pub fn explain(context: &str, cause: &str) -> Explanation {
                  option that allows it.",
             ),
         ),
+        (_, "authentication-failed") => Explanation::new(
+            gettext("The Server Refused the Login"),
+            gettext(
+                "The server did not accept your ssh key or password, and the applet \
+                 cannot type a password. Check the user and key set for this server in \
+                 ~/.ssh/config, and put your public key on the server (ssh-copy-id does \
+                 it); a key with a passphrase needs an ssh agent. Then try again.",
+            ),
+        ),
+        (_, "host-key-changed") => Explanation::new(
+            gettext("The Server’s Identity Changed"),
+            gettext(
+                "The server showed ssh a different host key from the one it remembers. \
+                 If the server was reinstalled or moved, check its new key with whoever \
+                 runs it, then remove the old key with “ssh-keygen -R” followed by the \
+                 server’s name. If nothing changed, someone may be in the middle: do not \
+                 synchronize until that is explained.",
+            ),
+        ),
+        (_, "host-key-unknown") => Explanation::new(
+            gettext("The Server Is Not Known Yet"),
+            gettext(
+                "ssh has never connected to this server, and the applet cannot ask you \
+                 to accept its key. Connect once from a terminal with “ssh” followed by \
+                 the server’s name, check the key’s fingerprint and accept it. Then try \
+                 again.",
+            ),
+        ),
+        (_, "ssh-configuration") => Explanation::new(
+            gettext("ssh Cannot Use Its Configuration"),
+            gettext(
+                "ssh refused its configuration, or shares no way of connecting with the \
+                 server. What it says below names the file and line: fix it (usually \
+                 ~/.ssh/config), then try again.",
+            ),
+        ),
         (_, "remote-program-missing") => Explanation::new(
             gettext("Sync Mail Dir Is Not Installed on the Server"),
             gettext(
@@ -265,6 +303,46 @@ pub fn explain(context: &str, cause: &str) -> Explanation {
     }
 }
 
+/// What ssh met, in a few words that fit in a sentence.
+pub fn ssh_reason(kind: SshFailureKind) -> String {
+    match kind {
+        SshFailureKind::NetworkUnreachable => gettext("the network is unreachable"),
+        SshFailureKind::TimedOut => gettext("the server did not answer in time"),
+        SshFailureKind::ConnectionRefused => gettext("the server refused the connection"),
+        SshFailureKind::HostNotResolved => {
+            gettext("the server’s name could not be found")
+        }
+        SshFailureKind::ConnectionLost => gettext("the connection was cut"),
+        SshFailureKind::AuthenticationDenied => gettext("the server refused the login"),
+        SshFailureKind::HostKeyChanged => gettext("the server’s identity changed"),
+        SshFailureKind::HostKeyUnknown => gettext("the server’s key is not known yet"),
+        SshFailureKind::ConfigurationBroken => {
+            gettext("ssh cannot use its configuration")
+        }
+        SshFailureKind::RemoteProgramMissing => {
+            gettext("Sync Mail Dir is not installed on the server")
+        }
+    }
+}
+
+/// Why a run failed, in a few words: what ssh met, else the failure's
+/// own last line, else its heading.
+pub fn short_reason(failure: &FailureReport) -> String {
+    match failure.ssh {
+        Some(kind) => ssh_reason(kind),
+        None => reason_line(&failure.message)
+            .unwrap_or_else(|| explain(failure.tags.context, failure.tags.cause).heading),
+    }
+}
+
+/// The calm line shown while transient trouble is retried.
+pub fn retrying_status(failure: &FailureReport) -> String {
+    fill(
+        &gettext("Not this time: {reason}. Trying again at the next turn."),
+        &[("reason", &short_reason(failure))],
+    )
+}
+
 /// Why an action of the error window could not be done.
 #[derive(Debug)]
 pub enum ActionError {
@@ -280,7 +358,6 @@ pub enum ActionError {
 
 impl fmt::Display for ActionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::i18n::fill;
         match self {
             ActionError::OutsideMailbox(path) => f.write_str(&fill(
                 &gettext(
@@ -367,6 +444,10 @@ mod tests {
             "remote-program-missing",
             "protocol-error",
             "unsafe-name",
+            "authentication-failed",
+            "host-key-changed",
+            "host-key-unknown",
+            "ssh-configuration",
         ] {
             let explanation = explain("receive", cause);
             assert_ne!(explanation.heading, GENERIC, "{cause}");
@@ -385,6 +466,60 @@ mod tests {
         assert_ne!(addition, header);
         assert!(deletion.body.contains("deleted on the other side"));
         assert!(addition.body.contains("Move the local message aside"));
+    }
+
+    #[test]
+    fn every_ssh_failure_has_its_words() {
+        use SshFailureKind::*;
+        let kinds = [
+            NetworkUnreachable,
+            TimedOut,
+            ConnectionRefused,
+            HostNotResolved,
+            ConnectionLost,
+            AuthenticationDenied,
+            HostKeyChanged,
+            HostKeyUnknown,
+            ConfigurationBroken,
+            RemoteProgramMissing,
+        ];
+        let reasons: std::collections::BTreeSet<String> =
+            kinds.iter().map(|kind| ssh_reason(*kind)).collect();
+        assert_eq!(reasons.len(), kinds.len());
+        // What a person must fix is explained with what to do.
+        for kind in kinds.iter().filter(|kind| !kind.is_transient()) {
+            let explanation = explain("ssh", kind.cause());
+            assert_ne!(explanation.heading, GENERIC, "{kind:?}");
+        }
+        assert!(explain("ssh", "host-key-changed")
+            .body
+            .contains("ssh-keygen -R"));
+        assert!(explain("ssh", "authentication-failed")
+            .body
+            .contains("ssh-copy-id"));
+    }
+
+    #[test]
+    fn retrying_is_said_calmly_with_the_reason() {
+        use crate::actions::{Mailboxes, Side};
+        use smd::tags::Tags;
+        let failure = |ssh, message: &str| FailureReport {
+            side: Side::Local,
+            message: message.to_owned(),
+            tags: Tags::retry("ssh", "network"),
+            mailboxes: Mailboxes::default(),
+            ssh,
+        };
+        assert_eq!(
+            retrying_status(&failure(Some(SshFailureKind::ConnectionRefused), "x")),
+            "Not this time: the server refused the connection. Trying again at the \
+             next turn."
+        );
+        assert!(
+            retrying_status(&failure(None, "receive: connection closed"))
+                .contains("receive: connection closed")
+        );
+        assert!(retrying_status(&failure(None, "")).contains("Could Not Be Reached"));
     }
 
     #[test]

@@ -10,8 +10,8 @@
 //!   desktop notifications;
 //! - [`errors`], [`actions`], [`mail_preview`]: the error window's
 //!   sentences, its safe local actions and its readable mail;
-//! - [`config_editor`], [`log_viewer`]: the files behind the preferences
-//!   and the log window;
+//! - [`config_editor`], [`log_viewer`], [`journal`]: the files behind the
+//!   preferences and the log window, and the applet's own log;
 //! - [`application`] and [`window`]: the GTK side.
 //!
 //! Tests: the pure modules have unit tests (`cargo test -p smd-applet
@@ -24,6 +24,7 @@ pub mod config;
 pub mod config_editor;
 pub mod errors;
 pub mod i18n;
+pub mod journal;
 pub mod log_viewer;
 pub mod mail_preview;
 pub mod notifications;

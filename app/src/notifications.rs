@@ -19,7 +19,7 @@ use notify_rust::{Hint, Notification, Timeout};
 
 use crate::application::AppAction;
 use crate::config::{APP_ID, ICON_NAME};
-use crate::errors::explain;
+use crate::errors::{explain, short_reason};
 use crate::i18n::{fill, gettext, ngettext};
 use crate::status::{Effect, Status};
 
@@ -82,19 +82,22 @@ pub fn notice_for(effect: &Effect, status: &Status) -> Option<Notice> {
                 )),
             })
         }
-        Effect::Trouble { endpoint } => Some(Notice {
-            topic: Topic::Trouble(endpoint.clone()),
-            summary: gettext("The Server Could Not Be Reached"),
-            body: fill(
-                &gettext(
-                    "Synchronizing {endpoint} failed twice. The applet keeps trying \
-                     and will not tell you again.",
+        Effect::Trouble { endpoint } => {
+            let trouble = status.endpoints.get(endpoint)?.trouble.as_ref()?;
+            Some(Notice {
+                topic: Topic::Trouble(endpoint.clone()),
+                summary: explain(trouble.tags.context, trouble.tags.cause).heading,
+                body: fill(
+                    &gettext(
+                        "Synchronizing {endpoint} has not worked for an hour: {reason}. \
+                         The applet keeps trying, and will not tell you again.",
+                    ),
+                    &[("endpoint", endpoint), ("reason", &short_reason(trouble))],
                 ),
-                &[("endpoint", endpoint)],
-            ),
-            persistent: false,
-            action: None,
-        }),
+                persistent: false,
+                action: None,
+            })
+        }
         Effect::Resolved { .. } => None,
     }
 }
@@ -275,6 +278,7 @@ mod tests {
                 message: "m".into(),
                 tags: Tags::new("delete-message", "concurrent-mailbox-edit", true),
                 mailboxes: Mailboxes::default(),
+                ssh: None,
             }),
             stats: None,
         };
@@ -297,5 +301,39 @@ mod tests {
             &status
         )
         .is_none());
+    }
+
+    #[test]
+    fn lasting_trouble_is_told_with_its_reason() {
+        use smd::ssh_failure::SshFailureKind;
+        let mut status = Status::default();
+        let trouble = Effect::Trouble {
+            endpoint: "work".into(),
+        };
+        assert_eq!(notice_for(&trouble, &status), None);
+        let report = Report {
+            outcome: Outcome::Transient,
+            failure: Some(FailureReport {
+                side: Side::Local,
+                message: "ssh: connect to host mail port 22: Connection timed out".into(),
+                tags: Tags::retry("ssh", "network"),
+                mailboxes: Mailboxes::default(),
+                ssh: Some(SshFailureKind::TimedOut),
+            }),
+            stats: None,
+        };
+        let job = Job {
+            direction: Direction::Pull,
+            endpoint: "work".into(),
+        };
+        status.apply(&Event::Finished(job, report), false, SystemTime::UNIX_EPOCH);
+        let notice = notice_for(&trouble, &status).unwrap();
+        assert_eq!(notice.summary, "The Server Could Not Be Reached");
+        assert!(
+            notice.body.contains("did not answer in time"),
+            "{}",
+            notice.body
+        );
+        assert!(!notice.persistent);
     }
 }

@@ -26,10 +26,14 @@ use smd::checkconf::{self, CheckReport};
 use smd::config::Config;
 use smd::lock::Lock;
 use smd::schedule::{Direction, Job, Schedule};
+use smd::ssh_failure::SshFailureKind;
 use smd::sync::{self, SyncEvent, SyncOptions, SyncOutcome};
 use smd::tags::{Stats, Tags};
 
+use gtk::glib;
+
 use crate::actions::{Mailboxes, Side};
+use crate::journal::Journal;
 
 /// What the GTK side asks of the loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +104,8 @@ pub struct FailureReport {
     pub tags: Tags,
     /// The endpoint's local mailboxes, for checking action paths.
     pub mailboxes: Mailboxes,
+    /// Why ssh could not run the other side, when that is what failed.
+    pub ssh: Option<SshFailureKind>,
 }
 
 /// Reads a finished run: which side failed, why, and what it means.
@@ -111,6 +117,18 @@ pub fn classify(outcome: &SyncOutcome, mailboxes: &Mailboxes) -> Report {
             stats: outcome.stats.clone(),
         };
     }
+    let report =
+        |side: Side, message: String, tags: Tags, ssh: Option<SshFailureKind>| Report {
+            outcome: outcome_of(&tags),
+            failure: Some(FailureReport {
+                side,
+                message,
+                tags,
+                mailboxes: mailboxes.clone(),
+                ssh,
+            }),
+            stats: outcome.stats.clone(),
+        };
     let remote_text = || {
         let lines: Vec<&str> = outcome
             .report
@@ -120,6 +138,18 @@ pub fn classify(outcome: &SyncOutcome, mailboxes: &Mailboxes) -> Report {
             .collect();
         lines.join("\n")
     };
+    // ssh could not run the other side: the engine knows whether that is
+    // worth retrying (its report keeps smd 1.3's "network" either way).
+    // It failed here, and names no path on either side.
+    if let Some(ssh) = &outcome.ssh_failure {
+        let message = match (&outcome.failure, ssh.kind) {
+            // The engine's sentence says what to install where.
+            (Some(local), SshFailureKind::RemoteProgramMissing) => local.message.clone(),
+            _ if !ssh.said.trim().is_empty() => ssh.said.clone(),
+            _ => remote_text(),
+        };
+        return report(Side::Local, message, ssh.kind.tags(), Some(ssh.kind));
+    }
     let (side, message, tags) = match (&outcome.failure, &outcome.remote_tags) {
         // The local side only saw the connection drop: the server's own
         // report says why.
@@ -132,22 +162,17 @@ pub fn classify(outcome: &SyncOutcome, mailboxes: &Mailboxes) -> Report {
         // is what smd-pull assumes too.
         (None, None) => (Side::Remote, remote_text(), Tags::retry("ssh", "network")),
     };
-    let kind = if tags.cause == "another-instance-is-running" {
+    report(side, message, tags, None)
+}
+
+/// What a failure with these tags means for the next runs.
+fn outcome_of(tags: &Tags) -> Outcome {
+    if tags.cause == "another-instance-is-running" {
         Outcome::Busy
     } else if tags.is_retriable() {
         Outcome::Transient
     } else {
         Outcome::NeedsPerson
-    };
-    Report {
-        outcome: kind,
-        failure: Some(FailureReport {
-            side,
-            message,
-            tags,
-            mailboxes: mailboxes.clone(),
-        }),
-        stats: outcome.stats.clone(),
     }
 }
 
@@ -163,6 +188,8 @@ pub struct Planner {
     catch_up_pending: bool,
     /// Endpoints stopped by an error that needs a person.
     blocked: BTreeSet<String>,
+    /// Endpoints whose last run failed in a way worth retrying.
+    in_trouble: BTreeSet<String>,
 }
 
 impl Planner {
@@ -197,6 +224,7 @@ impl Planner {
             .map(|e| e.endpoint.clone())
             .collect();
         self.blocked.retain(|name| now.contains(name));
+        self.in_trouble.retain(|name| now.contains(name));
         if self.minute == 0 {
             return Vec::new();
         }
@@ -214,8 +242,32 @@ impl Planner {
         self.schedule.entries.iter().any(|e| e.endpoint == endpoint)
     }
 
-    pub fn set_paused(&mut self, paused: bool) {
+    /// Pauses or resumes. Resuming returns the jobs of every endpoint not
+    /// waiting for a person, to run at once: the person expects "Resume"
+    /// to synchronize, not to wait for the next slot, which may be an
+    /// hour away. Offline, they wait for the network instead. Resuming
+    /// when not paused returns nothing, so a repeated command runs nothing
+    /// twice.
+    pub fn set_paused(
+        &mut self,
+        paused: bool,
+        needs_network: &dyn Fn(&str) -> bool,
+    ) -> Vec<Job> {
+        let resuming = self.paused && !paused;
         self.paused = paused;
+        // Before the first slot: that slot runs everything anyway.
+        if !resuming || self.minute == 0 {
+            return Vec::new();
+        }
+        self.resumed(needs_network)
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    pub fn is_online(&self) -> bool {
+        self.online
     }
 
     pub fn is_blocked(&self, endpoint: &str) -> bool {
@@ -272,17 +324,29 @@ impl Planner {
         self.runnable(self.schedule.all(), needs_network)
     }
 
-    /// The network came or went; returns a pending catch-up.
+    /// The network came or went. Returns a pending catch-up, or when the
+    /// network is back, the jobs of endpoints whose last run failed in a
+    /// transient way: the network was likely why.
     pub fn set_online(
         &mut self,
         online: bool,
         needs_network: &dyn Fn(&str) -> bool,
     ) -> Vec<Job> {
+        let back = online && !self.online;
         self.online = online;
         if online && std::mem::take(&mut self.catch_up_pending) {
             return self.runnable(self.schedule.all(), needs_network);
         }
-        Vec::new()
+        if !back {
+            return Vec::new();
+        }
+        let retries = self
+            .schedule
+            .all()
+            .into_iter()
+            .filter(|job| self.in_trouble.contains(&job.endpoint))
+            .collect();
+        self.runnable(retries, needs_network)
     }
 
     /// Records how a run of `job` ended.
@@ -290,12 +354,20 @@ impl Planner {
         match outcome {
             Outcome::Done => {
                 self.blocked.remove(&job.endpoint);
+                self.in_trouble.remove(&job.endpoint);
             }
             Outcome::NeedsPerson => {
                 self.blocked.insert(job.endpoint.clone());
+                self.in_trouble.remove(&job.endpoint);
             }
-            // The job's next slot is its retry.
-            Outcome::Busy | Outcome::Transient => {}
+            // The job's next slot is its retry, or the network's return.
+            // TODO: retry sooner than the next slot (1, 2, 4... minutes)
+            // when the schedule's interval is long, so a blip does not
+            // cost an hour of mail.
+            Outcome::Transient => {
+                self.in_trouble.insert(job.endpoint.clone());
+            }
+            Outcome::Busy => {}
         }
     }
 }
@@ -359,6 +431,7 @@ struct Worker {
     home: PathBuf,
     minute: Duration,
     events: async_channel::Sender<Event>,
+    journal: Journal,
     planner: Planner,
     /// The schedule file's text last read, to report changes only.
     schedule_text: Option<Result<String, String>>,
@@ -367,8 +440,10 @@ struct Worker {
 impl Worker {
     fn new(options: LoopOptions, events: async_channel::Sender<Event>) -> Worker {
         let mut planner = Planner::new(Schedule::default());
-        planner.set_paused(options.paused);
+        // Before the first slot nothing is returned, whatever it is.
+        planner.set_paused(options.paused, &|_| true);
         Worker {
+            journal: Journal::in_home(&options.home),
             home: options.home,
             minute: options.minute,
             events,
@@ -383,6 +458,8 @@ impl Worker {
     }
 
     fn run(&mut self, commands: &mpsc::Receiver<Command>) {
+        self.keep_journal_short();
+        self.journal.write("the applet's sync loop started");
         let _ = self.reload();
         let mut next_tick = Instant::now();
         loop {
@@ -391,6 +468,7 @@ impl Worker {
                 Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(command) => self.handle(command),
                 Err(RecvTimeoutError::Timeout) => {
+                    self.keep_journal_short();
                     let added = self.reload();
                     self.run_all(added);
                     let jobs = self.planner.tick(&|name| needs_network(&self.home, name));
@@ -399,12 +477,14 @@ impl Worker {
                 }
             }
         }
+        self.journal.write("the applet's sync loop stopped");
         self.emit(Event::Stopped);
     }
 
     fn handle(&mut self, command: Command) {
         match command {
             Command::SyncNow => {
+                self.journal.write("synchronizing everything now, as asked");
                 let _ = self.reload();
                 let jobs = self.planner.sync_now();
                 self.run_all(jobs);
@@ -419,10 +499,24 @@ impl Worker {
             }
             Command::Pause | Command::Resume => {
                 let paused = command == Command::Pause;
-                self.planner.set_paused(paused);
+                if paused != self.planner.is_paused() {
+                    self.journal
+                        .write(if paused { "paused" } else { "resumed" });
+                }
+                let jobs = self
+                    .planner
+                    .set_paused(paused, &|name| needs_network(&self.home, name));
                 self.emit(Event::Paused(paused));
+                self.run_all(jobs);
             }
             Command::Network(online) => {
+                if online != self.planner.is_online() {
+                    self.journal.write(if online {
+                        "the network is back"
+                    } else {
+                        "the network is gone"
+                    });
+                }
                 self.emit(Event::Online(online));
                 let jobs = self
                     .planner
@@ -430,6 +524,7 @@ impl Worker {
                 self.run_all(jobs);
             }
             Command::Resumed => {
+                self.journal.write("the computer woke up");
                 let jobs = self
                     .planner
                     .resumed(&|name| needs_network(&self.home, name));
@@ -444,6 +539,19 @@ impl Worker {
                 self.emit(Event::Checked(name, result));
             }
             Command::Quit => {}
+        }
+    }
+
+    /// Sets a long journal aside; checked at each slot, since the applet
+    /// may run for months.
+    fn keep_journal_short(&self) {
+        if let Err(error) = self.journal.set_aside_if_long() {
+            glib::g_warning!(
+                "smd-applet",
+                "Cannot set {} aside: {}",
+                self.journal.path().display(),
+                error
+            );
         }
     }
 
@@ -501,8 +609,10 @@ impl Worker {
     }
 
     fn run_one(&mut self, job: &Job) {
+        self.journal.write(&format!("{job}: started"));
         self.emit(Event::Started(job.clone()));
         let report = self.run_job(job);
+        self.journal.write(&journal_entry(job, &report));
         self.planner.finished(job, report.outcome);
         self.emit(Event::Finished(job.clone(), report));
     }
@@ -543,6 +653,47 @@ impl Worker {
     }
 }
 
+/// How a run ended, for the journal: a line, then the failure's own words
+/// indented below it.
+pub fn journal_entry(job: &Job, report: &Report) -> String {
+    let mut entry = match (report.outcome, &report.failure) {
+        (Outcome::Done, _) => match &report.stats {
+            Some(stats) => format!(
+                "{job}: done, {} new, {} deleted",
+                stats.new_mails, stats.deleted_mails
+            ),
+            None => format!("{job}: done"),
+        },
+        (Outcome::Busy, _) => {
+            format!("{job}: another smd program holds the lock; trying at the next turn")
+        }
+        (Outcome::Transient, failure) => format!(
+            "{job}: failed, trying again later: {}",
+            failure.as_ref().map_or_else(String::new, failure_summary)
+        ),
+        (Outcome::NeedsPerson, failure) => format!(
+            "{job}: stopped until you act: {}",
+            failure.as_ref().map_or_else(String::new, failure_summary)
+        ),
+    };
+    if let Some(failure) = &report.failure {
+        for line in failure.message.lines().filter(|l| !l.trim().is_empty()) {
+            entry.push_str("\n  ");
+            entry.push_str(line);
+        }
+    }
+    entry
+}
+
+/// A failure in a few words: what ssh met, or the context and probable
+/// cause.
+fn failure_summary(failure: &FailureReport) -> String {
+    match failure.ssh {
+        Some(ssh) => format!("ssh: {ssh}"),
+        None => format!("{} ({})", failure.tags.cause, failure.tags.context),
+    }
+}
+
 /// Whether syncing `endpoint` needs the network: all but local syncs (and
 /// an endpoint whose config cannot be read, which will report that).
 fn needs_network(home: &Path, endpoint: &str) -> bool {
@@ -562,6 +713,7 @@ fn config_failure(message: String) -> Report {
             message,
             tags: Tags::new("config", "unknown", true),
             mailboxes: Mailboxes::default(),
+            ssh: None,
         }),
         stats: None,
     }
@@ -623,9 +775,9 @@ mod tests {
         let mut planner = planner("1 1 remote\n1 0 local\n");
         let needs_network = |name: &str| name == "remote";
 
-        planner.set_paused(true);
+        planner.set_paused(true, &needs_network);
         assert!(planner.tick(&needs_network).is_empty());
-        planner.set_paused(false);
+        planner.set_paused(false, &needs_network);
 
         assert!(planner.set_online(false, &needs_network).is_empty());
         assert_eq!(names(&planner.tick(&needs_network)), ["smd-pull -s local"]);
@@ -664,7 +816,7 @@ mod tests {
             planner.set_schedule(Schedule::parse("5 0 b\n1 1 a\n").unwrap(), NETWORK);
         assert_eq!(names(&added), ["smd-pull -s a", "smd-push -s a"]);
         // Paused: nothing runs at once.
-        planner.set_paused(true);
+        planner.set_paused(true, NETWORK);
         assert!(planner
             .set_schedule(Schedule::parse("1 1 c\n").unwrap(), NETWORK)
             .is_empty());
@@ -677,6 +829,47 @@ mod tests {
         assert!(planner.tick(NETWORK).is_empty());
         planner.finished(&job(Direction::Pull, "a"), Outcome::Done);
         assert_eq!(planner.tick(NETWORK).len(), 2);
+    }
+
+    #[test]
+    fn resuming_synchronizes_at_once() {
+        let mut planner = planner("60 60 a\n60 0 b\n");
+        planner.tick(NETWORK);
+        assert!(planner.set_paused(true, NETWORK).is_empty());
+        assert!(planner.tick(NETWORK).is_empty());
+
+        planner.finished(&job(Direction::Pull, "b"), Outcome::NeedsPerson);
+        let jobs = planner.set_paused(false, NETWORK);
+        assert_eq!(names(&jobs), ["smd-pull -s a", "smd-push -s a"]);
+        // Resume sent twice (the menu and the setting both say so): once.
+        assert!(planner.set_paused(false, NETWORK).is_empty());
+
+        // Offline, the jobs wait for the network.
+        planner.set_paused(true, NETWORK);
+        planner.set_online(false, NETWORK);
+        assert!(planner.set_paused(false, NETWORK).is_empty());
+        assert_eq!(planner.set_online(true, NETWORK).len(), 2);
+
+        // Started paused, resumed before the first slot: the slot runs it.
+        let mut fresh = planner_with_nothing();
+        fresh.set_paused(true, NETWORK);
+        assert!(fresh.set_paused(false, NETWORK).is_empty());
+    }
+
+    #[test]
+    fn transient_trouble_is_retried_when_the_network_is_back() {
+        let mut planner = planner("60 60 a\n60 60 b\n");
+        planner.tick(NETWORK);
+        planner.finished(&job(Direction::Pull, "a"), Outcome::Transient);
+        // Still online: no reason to think it works better now.
+        assert!(planner.set_online(true, NETWORK).is_empty());
+        planner.set_online(false, NETWORK);
+        let back = planner.set_online(true, NETWORK);
+        assert_eq!(names(&back), ["smd-pull -s a", "smd-push -s a"]);
+
+        planner.set_online(false, NETWORK);
+        planner.finished(&job(Direction::Pull, "a"), Outcome::Done);
+        assert!(planner.set_online(true, NETWORK).is_empty());
     }
 
     #[test]
@@ -706,7 +899,61 @@ mod tests {
                 ..Stats::default()
             }),
             remote_tags,
+            ssh_failure: None,
         }
+    }
+
+    fn ssh_outcome(kind: SshFailureKind, said: &str) -> SyncOutcome {
+        use smd::ssh_failure::SshFailure;
+        let network =
+            Failure::new("connection closed", Tags::retry("handshake", "network"));
+        SyncOutcome {
+            ssh_failure: Some(SshFailure {
+                kind,
+                said: said.to_owned(),
+            }),
+            ..outcome(1, Some(network), None)
+        }
+    }
+
+    #[test]
+    fn ssh_failures_retry_quietly_or_need_a_person() {
+        let none = Mailboxes::default();
+        let refused = classify(
+            &ssh_outcome(
+                SshFailureKind::ConnectionRefused,
+                "ssh: connect to host mail port 22: Connection refused",
+            ),
+            &none,
+        );
+        assert_eq!(refused.outcome, Outcome::Transient);
+        let failure = refused.failure.unwrap();
+        assert_eq!(failure.ssh, Some(SshFailureKind::ConnectionRefused));
+        assert_eq!(failure.side, Side::Local);
+        assert!(failure.message.contains("Connection refused"));
+
+        let denied = classify(
+            &ssh_outcome(
+                SshFailureKind::AuthenticationDenied,
+                "me@mail: Permission denied (publickey).",
+            ),
+            &none,
+        );
+        assert_eq!(denied.outcome, Outcome::NeedsPerson);
+        let failure = denied.failure.clone().unwrap();
+        assert_eq!(failure.tags.cause, "authentication-failed");
+        assert_eq!(failure.message, "me@mail: Permission denied (publickey).");
+
+        // For a missing program the engine's own sentence is the better one.
+        let mut missing = ssh_outcome(SshFailureKind::RemoteProgramMissing, "sh: 1: x");
+        missing.failure = Some(Failure::new(
+            "smd-server was not found on mail: install smd-rs there",
+            Tags::new("ssh", "remote-program-missing", true),
+        ));
+        let failure = classify(&missing, &none).failure.unwrap();
+        assert!(failure.message.starts_with("smd-server was not found"));
+        assert!(journal_entry(&job(Direction::Pull, "a"), &denied)
+            .starts_with("smd-pull -s a: stopped until you act: ssh: the server refused the login\n"));
     }
 
     #[test]
@@ -757,6 +1004,35 @@ mod tests {
         let silent = classify(&outcome(1, None, None), &none);
         assert_eq!(silent.outcome, Outcome::Transient);
         assert_eq!(silent.failure.unwrap().tags.context, "ssh");
+    }
+
+    #[test]
+    fn runs_are_journaled_with_the_failure_s_words() {
+        let pull = job(Direction::Pull, "a");
+        let none = Mailboxes::default();
+        let done = classify(&outcome(0, None, None), &none);
+        assert_eq!(
+            journal_entry(&pull, &done),
+            "smd-pull -s a: done, 2 new, 0 deleted"
+        );
+
+        let conflict = Tags::new("mail-addition", "concurrent-mailbox-edit", true);
+        let failed = classify(
+            &outcome(
+                1,
+                Some(Failure::new("unable to add\nsecond", conflict)),
+                None,
+            ),
+            &none,
+        );
+        assert_eq!(
+            journal_entry(&pull, &failed),
+            "smd-pull -s a: stopped until you act: concurrent-mailbox-edit \
+             (mail-addition)\n  unable to add\n  second"
+        );
+        let silent = classify(&outcome(1, None, None), &none);
+        assert!(journal_entry(&pull, &silent)
+            .starts_with("smd-pull -s a: failed, trying again later: network (ssh)\n"));
     }
 
     #[test]

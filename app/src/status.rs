@@ -3,7 +3,7 @@
 //! notifications an event calls for. No GTK here, so it is tested as is.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use smd::protocol::client::Progress;
 use smd::schedule::{Direction, Job};
@@ -11,9 +11,10 @@ use smd::sync::SyncEvent;
 
 use crate::scheduler::{Event, FailureReport, Outcome, Report};
 
-/// How many transient failures in a row before the person hears of it:
-/// one may be a blip, and after that one notice is enough.
-const TRANSIENT_NOTICE_AFTER: u32 = 2;
+/// How long transient trouble lasts before the person hears of it, once:
+/// a blip or a short outage is retried quietly, with a calm status only,
+/// but a server out of reach for this long deserves a word.
+pub const TROUBLE_NOTICE_AFTER: Duration = Duration::from_secs(60 * 60);
 
 /// An error that waits for a person, and the run that met it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,10 @@ pub struct EndpointState {
     pub error: Option<ErrorState>,
     /// The last transient failure while they keep coming.
     pub trouble: Option<FailureReport>,
-    transient_count: u32,
+    /// When the transient failures began.
+    pub trouble_since: Option<SystemTime>,
+    /// The person was told of this streak of failures.
+    trouble_told: bool,
     /// Messages the last pull fetched.
     pub new_mails: u64,
 }
@@ -45,7 +49,7 @@ pub enum Effect {
     Error {
         endpoint: String,
     },
-    /// The server has not been reachable for a while: said once.
+    /// Synchronizing has failed for [`TROUBLE_NOTICE_AFTER`]: said once.
     Trouble {
         endpoint: String,
     },
@@ -184,7 +188,13 @@ impl Status {
             (Outcome::Done, _) => {
                 state.last_success = Some(now);
                 state.trouble = None;
-                state.transient_count = 0;
+                state.trouble_since = None;
+                if std::mem::take(&mut state.trouble_told) {
+                    // Its notice is out of date.
+                    effects.push(Effect::Resolved {
+                        endpoint: endpoint.clone(),
+                    });
+                }
                 // Only a success of the run that failed settles its error.
                 if state.error.as_ref().is_some_and(|e| e.job == *job) {
                     state.error = None;
@@ -203,8 +213,12 @@ impl Status {
             (Outcome::Busy, _) => {}
             (Outcome::Transient, failure) => {
                 state.trouble = failure.clone();
-                state.transient_count += 1;
-                if state.transient_count == TRANSIENT_NOTICE_AFTER {
+                let since = *state.trouble_since.get_or_insert(now);
+                let lasting = now
+                    .duration_since(since)
+                    .is_ok_and(|lasted| lasted >= TROUBLE_NOTICE_AFTER);
+                if lasting && !state.trouble_told {
+                    state.trouble_told = true;
                     effects.push(Effect::Trouble { endpoint });
                 }
             }
@@ -296,6 +310,7 @@ mod tests {
                 message: "technical".into(),
                 tags,
                 mailboxes: Mailboxes::default(),
+                ssh: None,
             }),
             stats: None,
         }
@@ -410,33 +425,52 @@ mod tests {
     }
 
     #[test]
-    fn transient_trouble_is_told_once_per_streak() {
+    fn transient_trouble_is_quiet_and_told_once_when_it_lasts() {
         let mut status = Status::default();
         let pull = job(Direction::Pull, "a");
         let network = || failed(Outcome::Transient, Tags::retry("ssh", "network"));
-        let mut told = 0;
-        for _ in 0..5 {
-            let effects = feed(&mut status, Event::Finished(pull.clone(), network()));
-            told += effects.len();
+        let minutes = |m: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(60 * m);
+        let at = |status: &mut Status, minute: u64, report: Report| {
+            status.apply(
+                &Event::Finished(pull.clone(), report),
+                true,
+                minutes(minute),
+            )
+        };
+
+        // Retried quietly: a calm status, no notice, for the first hour.
+        let mut told = Vec::new();
+        for minute in [0, 1, 5, 30, 59] {
+            told.extend(at(&mut status, minute, network()));
         }
-        assert_eq!(told, 1);
+        assert!(told.is_empty(), "{told:?}");
         assert_eq!(
             status.overall(),
             Overall::Retrying {
                 endpoints: vec!["a".into()]
             }
         );
-        feed(&mut status, Event::Finished(pull.clone(), done(0)));
-        assert_eq!(status.overall(), Overall::Idle);
-        let effects = feed(&mut status, Event::Finished(pull.clone(), network()));
-        assert!(effects.is_empty());
-        let effects = feed(&mut status, Event::Finished(pull, network()));
+        assert_eq!(status.endpoints["a"].trouble_since, Some(minutes(0)));
+        // An hour: said once.
+        for minute in [60, 61, 200] {
+            told.extend(at(&mut status, minute, network()));
+        }
+        let trouble = Effect::Trouble {
+            endpoint: "a".into(),
+        };
+        assert_eq!(told, std::slice::from_ref(&trouble));
+
+        // A success ends the streak and takes its notice back.
+        let effects = at(&mut status, 201, done(0));
         assert_eq!(
             effects,
-            [Effect::Trouble {
+            [Effect::Resolved {
                 endpoint: "a".into()
             }]
         );
+        assert_eq!(status.overall(), Overall::Idle);
+        assert!(at(&mut status, 300, network()).is_empty());
+        assert_eq!(at(&mut status, 360, network()), [trouble]);
     }
 
     #[test]

@@ -29,6 +29,7 @@ use std::time::Duration;
 use adw::prelude::*;
 use gtk::gio;
 
+use smd::ssh_failure::SshFailureKind;
 use smd_applet::actions::Offer;
 use smd_applet::application::{Applet, Options};
 use smd_applet::scheduler::LoopOptions;
@@ -62,6 +63,10 @@ const CHECKS: &[(&str, Check)] = &[
         preferences_switches,
     ),
     (
+        "Edit… opens the preferences on the endpoints",
+        edit_opens_the_endpoints,
+    ),
+    (
         "a notification click opens the error window",
         notification_opens_error_window,
     ),
@@ -91,11 +96,23 @@ const CHECKS: &[(&str, Check)] = &[
         endpoint_editor,
     ),
     (
+        "closing an editor with unsaved changes asks first",
+        unsaved_changes_are_asked_about,
+    ),
+    (
+        "a bad endpoint name is refused with the reason",
+        endpoint_names_are_explained,
+    ),
+    (
         "the schedule editor rewrites only its line",
         schedule_editor,
     ),
     ("the log window shows the logs", log_window),
     ("the About window opens", about_window),
+    (
+        "a refused ssh login needs you, an unreachable server is retried quietly",
+        ssh_failures,
+    ),
     ("pause and resume from the tray", pause_and_resume),
     ("quit from the tray", quit_from_tray),
     ("without a tray host the applet says so once", no_tray_host),
@@ -207,7 +224,7 @@ fn set_up() -> Result<Session, String> {
         return Err(format!("glib-compile-schemas failed on {}", data.display()));
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut paths = vec![bin];
+    let mut paths = vec![bin, fixture.fake_bin()];
     paths.extend(std::env::split_paths(&path));
     let path = std::env::join_paths(paths).map_err(|e| e.to_string())?;
     for (name, value) in [
@@ -465,6 +482,162 @@ fn preferences_switches(session: &Session) -> Result<(), String> {
     Ok(())
 }
 
+fn edit_opens_the_endpoints(session: &Session) -> Result<(), String> {
+    let main = session.applet.main_window().ok_or("no main window")?;
+    main.present();
+    find_button(main.window(), "Edit…")
+        .ok_or("no Edit… button")?
+        .emit_clicked();
+    wait_for("the preferences", SHORT, || {
+        session
+            .applet
+            .preferences_window()
+            .is_some_and(|w| w.window().is_visible())
+    })?;
+    let preferences = session.applet.preferences_window().ok_or("none")?;
+    ensure(preferences.shows_endpoints(), || {
+        "not on the endpoints page".into()
+    })?;
+    ensure(text_of(preferences.window()).contains(ENDPOINT), || {
+        "the endpoint is not listed".into()
+    })?;
+    screenshot(
+        preferences.window(),
+        &session.shots,
+        "preferences-endpoints",
+    )?;
+    preferences.window().close();
+    Ok(())
+}
+
+/// The question with this heading, once it is asked.
+fn message_dialog(heading: &str) -> Result<adw::MessageDialog, String> {
+    let find = || {
+        toplevels::<adw::MessageDialog>()
+            .into_iter()
+            .find(|dialog| dialog.heading().as_deref() == Some(heading))
+    };
+    wait_for(&format!("the question {heading:?}"), SHORT, || {
+        find().is_some()
+    })?;
+    find().ok_or_else(|| "vanished".into())
+}
+
+/// Answers a question as a person does: with a click on a button.
+fn answer(dialog: &adw::MessageDialog, label: &str) -> Result<(), String> {
+    find_button(dialog, label)
+        .ok_or_else(|| format!("no {label:?} button"))?
+        .emit_clicked();
+    wait_for("the question to go", SHORT, || !dialog.is_visible())
+}
+
+const UNSAVED: &str = "Save the Changes?";
+
+fn unsaved_changes_are_asked_about(session: &Session) -> Result<(), String> {
+    let app = session.applet.application();
+    app.activate_action("edit-endpoint", Some(&ENDPOINT.to_variant()));
+    let preferences = session.applet.preferences_window().ok_or("none")?;
+    let editor = preferences.editor(ENDPOINT).ok_or("no editor opened")?;
+    ensure(preferences.shows_endpoints(), || {
+        "not on the endpoints page".into()
+    })?;
+    let config = session.fixture.path(".smd/config.test");
+    let read = || fs::read_to_string(&config).map_err(|e| e.to_string());
+    let saved = read()?;
+
+    // Changes that cannot be saved: only discarding or going back.
+    let server = editor.row("SERVERNAME").ok_or("no SERVERNAME row")?;
+    server.set_text("-bad");
+    editor.window().close();
+    let dialog = message_dialog(UNSAVED)?;
+    ensure(editor.window().is_visible(), || "closed at once".into())?;
+    ensure(!dialog.is_response_enabled("save"), || {
+        "invalid changes can be saved".into()
+    })?;
+    answer(&dialog, "_Discard")?;
+    wait_for("the editor to close", SHORT, || {
+        !editor.window().is_visible()
+    })?;
+    ensure(read()? == saved, || "discarding wrote the file".into())?;
+
+    // Going back keeps what was typed; saving writes it and closes.
+    let editor = preferences.open_endpoint(ENDPOINT);
+    let exclude = editor.row("EXCLUDE").ok_or("no EXCLUDE row")?;
+    ensure(
+        editor
+            .row("SERVERNAME")
+            .is_some_and(|r| r.text() == "localhost"),
+        || "the discarded change came back".into(),
+    )?;
+    exclude.set_text("Local/spam Local/junk");
+    editor.window().close();
+    let dialog = message_dialog(UNSAVED)?;
+    ensure(dialog.is_response_enabled("save"), || "cannot save".into())?;
+    screenshot(&dialog, &session.shots, "confirm-unsaved")?;
+    answer(&dialog, "_Cancel")?;
+    ensure(editor.window().is_visible(), || "cancel closed it".into())?;
+    ensure(exclude.text() == "Local/spam Local/junk", || {
+        "the typed text was lost".into()
+    })?;
+    editor.window().close();
+    answer(&message_dialog(UNSAVED)?, "_Save")?;
+    wait_for("the editor to close", SHORT, || {
+        !editor.window().is_visible()
+    })?;
+    let after = read()?;
+    ensure(after.contains("EXCLUDE=\"Local/spam Local/junk\""), || {
+        after.clone()
+    })?;
+    preferences.window().close();
+    Ok(())
+}
+
+fn endpoint_names_are_explained(session: &Session) -> Result<(), String> {
+    session
+        .applet
+        .application()
+        .activate_action("endpoints", None);
+    let preferences = session.applet.preferences_window().ok_or("none")?;
+    let row = preferences.new_name_row();
+    row.set_text("my/work");
+    let said = preferences.name_problem_text();
+    ensure(
+        said.contains("“/”") && said.contains("letters, digits"),
+        || said.clone(),
+    )?;
+    ensure(row.has_css_class("error"), || "not marked".into())?;
+    screenshot(
+        preferences.window(),
+        &session.shots,
+        "endpoint-name-refused",
+    )?;
+    preferences.create_endpoint("my/work");
+    ensure(!session.fixture.path(".smd/config.my").exists(), || {
+        "created anyway".into()
+    })?;
+    row.set_text("-x");
+    ensure(
+        preferences.name_problem_text().contains("start with “-”"),
+        || preferences.name_problem_text(),
+    )?;
+    // Enter on an empty row says what is missing.
+    row.set_text("");
+    ensure(preferences.name_problem_text().is_empty(), || {
+        preferences.name_problem_text()
+    })?;
+    preferences.create_endpoint("");
+    ensure(preferences.name_problem_text().contains("empty"), || {
+        preferences.name_problem_text()
+    })?;
+    row.set_text("fine");
+    ensure(preferences.name_problem_text().is_empty(), || {
+        preferences.name_problem_text()
+    })?;
+    row.set_text("");
+    preferences.window().close();
+    Ok(())
+}
+
 fn notification_opens_error_window(session: &Session) -> Result<(), String> {
     let notified =
         notification_with(session, "Two Different Messages Have the Same Name")?;
@@ -523,9 +696,22 @@ fn move_aside_resolves_the_conflict(session: &Session) -> Result<(), String> {
     .map_err(|e| format!("{e}; outcome {:?}", error_window.outcome_text()))?;
 
     let fixture = &session.fixture;
-    let aside = fs::read_to_string(fixture.path("Local/cur/2.same.aside1:2,"))
-        .map_err(|e| format!("the moved message: {e}"))?;
+    let aside_path = fixture.path("Local/cur/2.same.aside1:2,");
+    let aside =
+        fs::read_to_string(&aside_path).map_err(|e| format!("the moved message: {e}"))?;
     ensure(aside.contains("Written here"), || aside.clone())?;
+    // Where it went, in full: in the window and in the applet's log.
+    let aside_path = aside_path.canonicalize().map_err(|e| e.to_string())?;
+    let moved = error_window.moved_text();
+    ensure(moved.contains(&aside_path.display().to_string()), || {
+        format!("{moved:?} does not name {}", aside_path.display())
+    })?;
+    let journal = fs::read_to_string(fixture.path(".smd/log/applet.log"))
+        .map_err(|e| format!("the applet's log: {e}"))?;
+    ensure(
+        journal.contains(&format!("was moved aside to {}", aside_path.display())),
+        || journal.clone(),
+    )?;
     let fetched = fs::read_to_string(fixture.path("Local/cur/2.same:2,"))
         .map_err(|e| format!("the fetched message: {e}"))?;
     ensure(fetched.contains("Server text"), || fetched.clone())?;
@@ -703,13 +889,10 @@ fn delete_conflict(session: &Session) -> Result<(), String> {
     find_button(window, "Delete Local Copy")
         .ok_or("no Delete Local Copy")?
         .emit_clicked();
-    wait_for("the confirmation", SHORT, || {
-        !toplevels::<adw::MessageDialog>().is_empty()
-    })?;
-    let dialog = toplevels::<adw::MessageDialog>().pop().ok_or("no dialog")?;
+    let dialog = message_dialog("Delete the Local Copy?")?;
     screenshot(&dialog, &session.shots, "confirm-delete")?;
     ensure(local.exists(), || "deleted before confirming".into())?;
-    dialog.response("delete");
+    answer(&dialog, "_Delete")?;
 
     wait_for("the retried pull", SYNC, || {
         error_window.outcome_text().starts_with("Solved")
@@ -911,14 +1094,37 @@ fn log_window(session: &Session) -> Result<(), String> {
     session.applet.application().activate_action("log", None);
     let log = session.applet.log_window().ok_or("no log window")?;
     let names = log.file_names();
-    for expected in ["client.test.log", "server.test.log"] {
+    for expected in ["applet.log", "client.test.log", "server.test.log"] {
         ensure(names.iter().any(|n| n == expected), || format!("{names:?}"))?;
     }
-    log.select("client.test.log");
-    ensure(log.shown_text().contains("stats::new-mails"), || {
-        log.shown_text()
+    // Every line starts with when it happened, in local time.
+    let timed = |text: &str| {
+        text.lines().all(|line| {
+            let stamp: Vec<char> = line.chars().take(21).collect();
+            stamp.len() == 21
+                && stamp[..4].iter().all(char::is_ascii_digit)
+                && stamp[4] == '-'
+                && stamp[13] == ':'
+                && stamp[19..] == [' ', ' ']
+        })
+    };
+    log.select("applet.log");
+    let shown = log.shown_text();
+    ensure(timed(&shown), || shown.clone())?;
+    ensure(shown.contains("smd-pull -s test: started"), || {
+        shown.clone()
     })?;
+    ensure(shown.contains("was moved aside to"), || shown.clone())?;
+    ensure(log.timing_note().is_empty(), || log.timing_note())?;
     screenshot(log.window(), &session.shots, "log-window")?;
+
+    // The engine's logs have no times: each line gets its run's end.
+    log.select("client.test.log");
+    let shown = log.shown_text();
+    ensure(shown.contains("stats::new-mails"), || shown.clone())?;
+    ensure(timed(&shown), || shown.clone())?;
+    ensure(log.timing_note().contains("smd 1.3"), || log.timing_note())?;
+    screenshot(log.window(), &session.shots, "log-window-client")?;
     log.window().close();
     Ok(())
 }
@@ -952,6 +1158,130 @@ fn about_window(session: &Session) -> Result<(), String> {
     Ok(())
 }
 
+fn ssh_failures(session: &Session) -> Result<(), String> {
+    let fixture = &session.fixture;
+    let schedule = fixture.path(".smd/loop");
+    let kept = fs::read_to_string(&schedule).map_err(|e| e.to_string())?;
+    for name in ["denied", "unreachable"] {
+        fs::write(
+            fixture.path(&format!(".smd/config.{name}")),
+            format!("SERVERNAME={name}\nCLIENTNAME=laptop\nMAILBOX=Local\n"),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    fs::write(&schedule, format!("{kept}1 1 denied\n1 1 unreachable\n"))
+        .map_err(|e| e.to_string())?;
+    let notified_before = session.desktop.record.lock().notifications.len();
+
+    let app = session.applet.application();
+    app.activate_action("sync-now", None);
+    wait_for("both ssh failures", SYNC, || {
+        let status = session.applet.status();
+        status.running.is_none()
+            && status
+                .endpoints
+                .get("denied")
+                .is_some_and(|s| s.error.is_some())
+            && status
+                .endpoints
+                .get("unreachable")
+                .is_some_and(|s| s.trouble.is_some())
+    })?;
+    let status = session.applet.status();
+    let denied = status.endpoints["denied"].error.clone().ok_or("no error")?;
+    ensure(
+        denied.failure.ssh == Some(SshFailureKind::AuthenticationDenied),
+        || format!("{:?}", denied.failure),
+    )?;
+    let unreachable = &status.endpoints["unreachable"];
+    ensure(unreachable.error.is_none(), || {
+        "a transient failure stopped".into()
+    })?;
+    ensure(
+        unreachable.trouble.as_ref().and_then(|t| t.ssh)
+            == Some(SshFailureKind::ConnectionRefused),
+        || format!("{:?}", unreachable.trouble),
+    )?;
+
+    // The permanent failure is told, with what to do; the other is not.
+    let notice = notification_with(session, "The Server Refused the Login")?;
+    ensure(notice.body.contains("ssh-copy-id"), || notice.body.clone())?;
+    spin(Duration::from_millis(300));
+    let noisy: Vec<String> = session.desktop.record.lock().notifications
+        [notified_before..]
+        .iter()
+        .filter(|n| n.body.contains("unreachable") || n.summary.contains("Reached"))
+        .map(|n| n.summary.clone())
+        .collect();
+    ensure(noisy.is_empty(), || format!("notified {noisy:?}"))?;
+    let main = session.applet.main_window().ok_or("no main window")?;
+    main.present();
+    spin(Duration::from_millis(200));
+    let text = text_of(main.window());
+    ensure(
+        text.contains("Not this time: the server refused the connection"),
+        || text.clone(),
+    )?;
+    screenshot(main.window(), &session.shots, "main-window-ssh")?;
+
+    // From the failure to the endpoint's settings.
+    app.activate_action("show-error", Some(&"denied".to_variant()));
+    let error_window = session.applet.error_window("denied").ok_or("no window")?;
+    wait_for("the error window", SHORT, || {
+        error_window.window().is_visible()
+    })?;
+    let text = text_of(error_window.window());
+    ensure(text.contains("Permission denied (publickey)"), || {
+        text.clone()
+    })?;
+    screenshot(error_window.window(), &session.shots, "error-window-ssh")?;
+    find_button(error_window.window(), "Edit Endpoint…")
+        .ok_or("no Edit Endpoint… button")?
+        .emit_clicked();
+    let preferences = session.applet.preferences_window().ok_or("none")?;
+    wait_for("the endpoint's editor", SHORT, || {
+        preferences.editor("denied").is_some()
+    })?;
+    ensure(preferences.shows_endpoints(), || {
+        "not on the endpoints page".into()
+    })?;
+    let editor = preferences.editor("denied").ok_or("no editor")?;
+    ensure(
+        editor
+            .row("SERVERNAME")
+            .is_some_and(|r| r.text() == "denied"),
+        || "another endpoint's editor".into(),
+    )?;
+    editor.window().close();
+    preferences.window().close();
+
+    let journal = fs::read_to_string(fixture.path(".smd/log/applet.log"))
+        .map_err(|e| e.to_string())?;
+    for expected in [
+        "smd-pull -s denied: stopped until you act: ssh: the server refused the login",
+        "smd-pull -s unreachable: failed, trying again later: ssh: the connection was refused",
+    ] {
+        ensure(journal.contains(expected), || format!("{expected:?} not in {journal}"))?;
+    }
+
+    // Taken out of the schedule, both are forgotten.
+    fs::write(&schedule, &kept).map_err(|e| e.to_string())?;
+    app.activate_action("sync-now", None);
+    wait_for("the endpoints to go", SYNC, || {
+        let status = session.applet.status();
+        status.running.is_none()
+            && !status.endpoints.contains_key("denied")
+            && !status.endpoints.contains_key("unreachable")
+    })?;
+    wait_for("the notice to be withdrawn", SHORT, || {
+        session.desktop.record.lock().closed.contains(&notice.id)
+    })?;
+    for name in ["denied", "unreachable"] {
+        let _ = fs::remove_file(fixture.path(&format!(".smd/config.{name}")));
+    }
+    Ok(())
+}
+
 fn pause_and_resume(session: &Session) -> Result<(), String> {
     let settings = gio::Settings::new(smd_applet::config::SCHEMA_ID);
     click_menu(session, "_Pause")?;
@@ -974,7 +1304,19 @@ fn pause_and_resume(session: &Session) -> Result<(), String> {
     })?;
     screenshot(main.window(), &session.shots, "main-window-paused")?;
 
+    // Resuming synchronizes at once, not at the next slot (an hour away
+    // in this test).
+    let last_success = || {
+        session
+            .applet
+            .status()
+            .endpoints
+            .get(ENDPOINT)
+            .and_then(|s| s.last_success)
+    };
+    let before = last_success();
     click_menu(session, "_Resume")?;
+    wait_for("a sync after resuming", SYNC, || last_success() > before)?;
     wait_for_property(session, "IconName", expected_idle_icon())?;
     ensure(!settings.boolean("paused"), || "still paused".into())
 }

@@ -28,6 +28,7 @@ pub mod restricted;
 pub mod scan;
 pub mod schedule;
 pub mod sha;
+pub mod ssh_failure;
 pub mod sync;
 pub mod tags;
 pub mod translate;

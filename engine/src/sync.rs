@@ -28,6 +28,7 @@ use crate::protocol::client::{run_client, ClientOptions, Progress};
 use crate::protocol::server::{serve, ServerExit, ServerOptions};
 use crate::protocol::wire;
 use crate::protocol::Failure;
+use crate::ssh_failure::SshFailure;
 use crate::tags::{Action, Stats, Tags};
 use crate::workarea;
 
@@ -107,6 +108,10 @@ pub struct SyncOutcome {
     /// What the remote side reported, read from its log: paths in it are
     /// the server's, never to be acted on here.
     pub remote_tags: Option<Tags>,
+    /// Why ssh could not run the other side, when it is known: the report
+    /// keeps smd 1.3's words, this tells transient trouble from what a
+    /// person must fix.
+    pub ssh_failure: Option<SshFailure>,
 }
 
 /// Runs one sync of `config` in `direction`.
@@ -130,6 +135,7 @@ pub fn run_sync(
         failure: Some(Failure::new(message, Tags::new("setup", "unknown", true))),
         stats: None,
         remote_tags: None,
+        ssh_failure: None,
     })
 }
 
@@ -151,8 +157,13 @@ pub fn lock_refused(error: &LockError) -> SyncOutcome {
         failure: Some(Failure::new(error.to_string(), tags)),
         stats: None,
         remote_tags: None,
+        ssh_failure: None,
     }
 }
+
+/// How the two halves of a run ended: whether both succeeded, the local
+/// failure, the client's counters, and why ssh failed if it did.
+type Halves = (bool, Option<Failure>, Option<Stats>, Option<SshFailure>);
 
 struct Run<'a> {
     home: &'a Path,
@@ -207,14 +218,14 @@ impl<'a> Run<'a> {
         }
 
         events(SyncEvent::Connecting);
-        let (local_ok, failure, stats) = match self.sync(&client_log, server_log, events)
-        {
-            Ok(result) => result,
-            Err(failure) => {
-                crate::cli::report_failure(&mut &client_log, &failure);
-                (false, Some(failure), None)
-            }
-        };
+        let (local_ok, failure, stats, ssh_failure) =
+            match self.sync(&client_log, server_log, events) {
+                Ok(result) => result,
+                Err(failure) => {
+                    crate::cli::report_failure(&mut &client_log, &failure);
+                    (false, Some(failure), None, None)
+                }
+            };
         let exit_code = if local_ok { 0 } else { 1 };
 
         if let Err(failed) =
@@ -232,6 +243,7 @@ impl<'a> Run<'a> {
                 failure,
                 stats,
                 remote_tags: self.remote_tags(),
+                ssh_failure,
             });
         }
 
@@ -241,6 +253,7 @@ impl<'a> Run<'a> {
             failure,
             stats,
             remote_tags: self.remote_tags(),
+            ssh_failure,
         })
     }
 
@@ -259,17 +272,17 @@ impl<'a> Run<'a> {
             )),
             stats: None,
             remote_tags: None,
+            ssh_failure: None,
         }
     }
 
-    /// Runs both halves. Returns whether both succeeded, the local
-    /// failure, and the client's counters.
+    /// Runs both halves.
     fn sync(
         &self,
         client_log: &File,
         server_log: File,
         events: &mut dyn FnMut(SyncEvent),
-    ) -> Result<(bool, Option<Failure>, Option<Stats>), Failure> {
+    ) -> Result<Halves, Failure> {
         let config = self.config;
         let mail_base = match self.direction {
             Direction::Push if config.translator_lr.is_some() => {
@@ -345,6 +358,13 @@ impl<'a> Run<'a> {
             Some(_) if !local_ok => hang_up(&mut remote),
             _ => wait_briefly(&mut remote),
         };
+        let ssh_failure = if config.is_local() {
+            None
+        } else {
+            // ssh's own words went to the server log, as its stderr.
+            let said = fs::read(&self.server_log).unwrap_or_default();
+            SshFailure::from_exit(remote_status, &String::from_utf8_lossy(&said))
+        };
 
         // The shell's "command not found": say so instead of blaming the
         // network, since retrying will not help.
@@ -372,7 +392,7 @@ impl<'a> Run<'a> {
             self.options.dry_run,
             &would_fetch,
         );
-        Ok((completed, failure, stats))
+        Ok((completed, failure, stats, ssh_failure))
     }
 
     fn client_options(&self) -> ClientOptions {

@@ -2,10 +2,12 @@
 //! preferences: fields checked while typing, saved line by line (the
 //! person's comments and other lines stay), and a "Check Configuration"
 //! button that runs smd-check-conf's round trip in the loop thread.
+//! Closing it with changes not saved asks first: save, discard or stay.
 //!
 //! A window rather than a preferences subpage: libadwaita 1.2 loses track
 //! of a closed subpage when another is presented soon after, and crashes.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -52,6 +54,11 @@ struct Inner {
     check: gtk::Button,
     spinner: gtk::Spinner,
     results: adw::Clamp,
+
+    /// The person chose to save or discard: closing goes ahead.
+    may_close: Cell<bool>,
+    /// The question about unsaved changes, while it is asked.
+    asking: RefCell<Option<adw::MessageDialog>>,
 }
 
 fn title_of(variable: &str) -> String {
@@ -229,6 +236,8 @@ impl EndpointEditor {
                 check: check.clone(),
                 spinner,
                 results,
+                may_close: Cell::new(false),
+                asking: RefCell::new(None),
             }),
         };
 
@@ -258,8 +267,83 @@ impl EndpointEditor {
                 EndpointEditor { inner }.start_check();
             }
         });
+        let weak = Rc::downgrade(&editor.inner);
+        editor.inner.window.connect_close_request(move |_| {
+            let Some(inner) = weak.upgrade() else {
+                return glib::Propagation::Proceed;
+            };
+            let editor = EndpointEditor { inner };
+            if editor.inner.may_close.get() || !editor.unsaved() {
+                return glib::Propagation::Proceed;
+            }
+            editor.ask_about_unsaved(|| {});
+            glib::Propagation::Stop
+        });
         editor.validate();
         editor
+    }
+
+    /// Whether the form holds changes not saved yet.
+    pub fn has_unsaved_changes(&self) -> bool {
+        self.unsaved()
+    }
+
+    /// Asks what to do with the changes not saved: save them, discard
+    /// them, or go back to editing. After saving or discarding, the editor
+    /// closes and `closed` runs; going back does nothing more. While the
+    /// question is open, asking again only shows it (and `closed` is
+    /// dropped: the answer to the first question decides).
+    pub fn ask_about_unsaved(&self, closed: impl FnOnce() + 'static) {
+        let inner = &self.inner;
+        if let Some(open) = inner.asking.borrow().as_ref() {
+            open.present();
+            return;
+        }
+        let mut body = fill(
+            &gettext("The changes to the endpoint {name} are not saved yet. Closing without saving loses them."),
+            &[("name", &inner.name)],
+        );
+        let savable = inner.save.is_sensitive();
+        if !savable {
+            body.push_str("\n\n");
+            body.push_str(&gettext(
+                "They cannot be saved as they are: fix the fields marked in red first, or discard them.",
+            ));
+        }
+        let dialog = adw::MessageDialog::builder()
+            .transient_for(&inner.window)
+            .modal(true)
+            .heading(gettext("Save the Changes?"))
+            .body(body)
+            .build();
+        dialog.add_response("cancel", &gettext("_Cancel"));
+        dialog.add_response("discard", &gettext("_Discard"));
+        dialog.add_response("save", &gettext("_Save"));
+        dialog.set_response_appearance("discard", adw::ResponseAppearance::Destructive);
+        dialog.set_response_appearance("save", adw::ResponseAppearance::Suggested);
+        dialog.set_response_enabled("save", savable);
+        dialog.set_default_response(Some(if savable { "save" } else { "cancel" }));
+        dialog.set_close_response("cancel");
+
+        let editor = self.clone();
+        let closed = Cell::new(Some(closed));
+        dialog.connect_response(None, move |_, response| {
+            editor.inner.asking.borrow_mut().take();
+            let close = match response {
+                "save" => editor.save(),
+                "discard" => true,
+                _ => false,
+            };
+            if close {
+                editor.inner.may_close.set(true);
+                editor.inner.window.close();
+                if let Some(closed) = closed.take() {
+                    closed();
+                }
+            }
+        });
+        *inner.asking.borrow_mut() = Some(dialog.clone());
+        dialog.present();
     }
 
     pub fn window(&self) -> &adw::Window {
@@ -363,8 +447,9 @@ impl EndpointEditor {
     }
 
     /// Writes the changed lines, then lets the engine read the file as
-    /// smd-pull will, to catch what only the shell can tell.
-    fn save(&self) {
+    /// smd-pull will, to catch what only the shell can tell. Returns
+    /// whether the file was written.
+    fn save(&self) -> bool {
         let inner = &self.inner;
         let path = Config::path_for(&inner.home, &inner.name);
         let mut text = ConfigText::parse(&fs::read_to_string(&path).unwrap_or_default());
@@ -386,7 +471,7 @@ impl EndpointEditor {
                 ),
                 false,
             );
-            return;
+            return false;
         }
         self.update_check_button();
         match Config::load(&inner.home, &inner.name) {
@@ -399,6 +484,7 @@ impl EndpointEditor {
                 false,
             ),
         }
+        true
     }
 
     fn say(&self, text: &str, good: bool) {

@@ -11,8 +11,10 @@ use adw::prelude::*;
 use gtk::{gio, glib};
 
 use crate::actions::{self, Offer, Side};
+use crate::application::AppAction;
 use crate::errors::{explain, substitute};
 use crate::i18n::{fill, gettext};
+use crate::journal::Journal;
 use crate::mail_preview::read_preview;
 use crate::scheduler::{inverse, Command, Event, LoopHandle, Outcome};
 use crate::status::ErrorState;
@@ -26,8 +28,12 @@ struct Inner {
     window: adw::Window,
     endpoint: String,
     engine: LoopHandle,
+    journal: Journal,
 
     outcome: gtk::Label,
+    /// Where the messages moved aside went: kept in sight while the
+    /// synchronization that follows replaces the outcome line.
+    moved_note: gtk::Label,
     clamp: adw::Clamp,
 
     shown: RefCell<Option<ErrorState>>,
@@ -43,6 +49,7 @@ impl ErrorWindow {
         app: &adw::Application,
         endpoint: &str,
         engine: LoopHandle,
+        journal: Journal,
     ) -> ErrorWindow {
         let window = adw::Window::builder()
             .application(app)
@@ -63,6 +70,18 @@ impl ErrorWindow {
             .margin_start(12)
             .margin_end(12)
             .build();
+        let moved_note = gtk::Label::builder()
+            .wrap(true)
+            .wrap_mode(gtk::pango::WrapMode::WordChar)
+            .xalign(0.0)
+            .visible(false)
+            .selectable(true)
+            .focusable(false)
+            .margin_top(6)
+            .margin_start(12)
+            .margin_end(12)
+            .name("moved-note")
+            .build();
         let clamp = adw::Clamp::builder().maximum_size(640).build();
         let scrolled = gtk::ScrolledWindow::builder()
             .hscrollbar_policy(gtk::PolicyType::Never)
@@ -72,6 +91,7 @@ impl ErrorWindow {
         let layout = gtk::Box::new(gtk::Orientation::Vertical, 0);
         layout.append(&adw::HeaderBar::new());
         layout.append(&outcome);
+        layout.append(&moved_note);
         layout.append(&scrolled);
         window.set_content(Some(&layout));
 
@@ -80,7 +100,9 @@ impl ErrorWindow {
                 window,
                 endpoint: endpoint.to_owned(),
                 engine,
+                journal,
                 outcome,
+                moved_note,
                 clamp,
                 shown: RefCell::new(None),
                 buttons: RefCell::new(Vec::new()),
@@ -108,6 +130,16 @@ impl ErrorWindow {
         self.inner.outcome.label().to_string()
     }
 
+    /// What is said about the messages moved aside, if any were.
+    pub fn moved_text(&self) -> String {
+        let note = &self.inner.moved_note;
+        if note.is_visible() {
+            note.label().to_string()
+        } else {
+            String::new()
+        }
+    }
+
     /// Shows `error`, unless it is the one already shown.
     pub fn show_error(&self, error: &ErrorState) {
         if self.inner.shown.borrow().as_ref() == Some(error) {
@@ -117,6 +149,7 @@ impl ErrorWindow {
         *self.inner.shown.borrow_mut() = Some(error.clone());
         if !self.inner.keep_outcome.replace(false) {
             self.say("", None);
+            self.inner.moved_note.set_visible(false);
         }
         let content = self.build(error);
         self.inner.clamp.set_child(Some(&content));
@@ -270,21 +303,24 @@ impl ErrorWindow {
             Offer::ShowFile(path) => self.show_file(mailboxes, path),
             Offer::MoveAside(path) => match actions::move_aside(mailboxes, path) {
                 Ok(moved) => {
-                    let name =
-                        moved.file_name().map(|n| n.to_string_lossy().into_owned());
-                    self.say(
-                        &fill(
-                            &gettext("The local message is now called “{name}”. Synchronizing again…"),
-                            &[("name", &name.unwrap_or_default())],
-                        ),
-                        None,
-                    );
+                    self.inner.journal.write(&format!(
+                        "{}: the local message {} was moved aside to {}",
+                        self.inner.endpoint,
+                        path.display(),
+                        moved.display()
+                    ));
+                    self.tell_moved(&moved);
+                    self.say(&gettext("Synchronizing again…"), None);
                     self.retry(&error);
                 }
                 Err(failure) => self.say(&failure.to_string(), Some(false)),
             },
             Offer::Remove(path) => self.confirm_remove(&error, path),
             Offer::InverseSync => {
+                self.inner.journal.write(&format!(
+                    "{}: synchronizing in the other direction first, to keep the local version",
+                    self.inner.endpoint
+                ));
                 self.say(
                     &gettext("Synchronizing in the other direction first…"),
                     None,
@@ -293,11 +329,34 @@ impl ErrorWindow {
                 self.inner.engine.send(Command::Run(inverse(&error.job)));
                 self.inner.engine.send(Command::Run(error.job.clone()));
             }
+            Offer::EditEndpoint => {
+                if let Some(app) = self.inner.window.application() {
+                    let edit = AppAction::EditEndpoint(self.inner.endpoint.clone());
+                    edit.activate(&app);
+                }
+            }
             Offer::Retry => {
                 self.say(&gettext("Synchronizing again…"), None);
                 self.retry(&error);
             }
         }
+    }
+
+    /// Says where a message moved aside went, in full, for as long as the
+    /// window deals with this error.
+    fn tell_moved(&self, moved: &Path) {
+        let note = &self.inner.moved_note;
+        let line = fill(
+            &gettext("The local message was moved aside to {path}"),
+            &[("path", &moved.display())],
+        );
+        let text = if note.is_visible() {
+            format!("{}\n{line}", note.label())
+        } else {
+            line
+        };
+        note.set_label(&text);
+        note.set_visible(true);
     }
 
     fn retry(&self, error: &ErrorState) {
@@ -364,6 +423,11 @@ impl ErrorWindow {
             }
             match actions::remove(&error.failure.mailboxes, &path) {
                 Ok(()) => {
+                    this.inner.journal.write(&format!(
+                        "{}: the local copy {} was deleted",
+                        this.inner.endpoint,
+                        path.display()
+                    ));
                     this.say(
                         &gettext("The local copy was deleted. Synchronizing again…"),
                         None,
@@ -454,6 +518,7 @@ fn offer_label(offer: &Offer) -> String {
         Offer::MoveAside(_) => gettext("Move Aside"),
         Offer::Remove(_) => gettext("Delete Local Copy"),
         Offer::InverseSync => gettext("Keep My Version"),
+        Offer::EditEndpoint => gettext("Edit Endpoint…"),
         Offer::Retry => gettext("Try Again"),
     }
 }

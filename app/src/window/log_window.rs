@@ -1,5 +1,5 @@
 //! The log window: the files of `~/.smd/log/` and the text of the one
-//! chosen, refreshed on demand.
+//! chosen, each line with its time, refreshed on demand.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -8,7 +8,9 @@ use std::rc::Rc;
 use adw::prelude::*;
 
 use crate::i18n::{fill, gettext};
-use crate::log_viewer::{list_logs, log_dir, read_log, LogFile};
+use crate::log_viewer::{
+    entries, list_logs, local_time_text, log_dir, read_log, show_entries, LogFile, Timing,
+};
 
 #[derive(Clone)]
 pub struct LogWindow {
@@ -20,6 +22,8 @@ struct Inner {
     window: adw::Window,
     list: gtk::ListBox,
     text: gtk::TextView,
+    /// Says where the times come from when the file has none.
+    timing_note: gtk::Label,
     title: adw::WindowTitle,
     files: RefCell<Vec<LogFile>>,
     selected: RefCell<Option<String>>,
@@ -68,10 +72,24 @@ impl LogWindow {
             .vexpand(true)
             .child(&text)
             .build();
+        let timing_note = gtk::Label::builder()
+            .wrap(true)
+            .xalign(0.0)
+            .margin_top(6)
+            .margin_bottom(6)
+            .margin_start(12)
+            .margin_end(12)
+            .visible(false)
+            .css_classes(["dim-label"])
+            .name("timing-note")
+            .build();
+        let text_side = gtk::Box::new(gtk::Orientation::Vertical, 0);
+        text_side.append(&timing_note);
+        text_side.append(&text_scroll);
         let paned = gtk::Paned::builder()
             .orientation(gtk::Orientation::Horizontal)
             .start_child(&list_scroll)
-            .end_child(&text_scroll)
+            .end_child(&text_side)
             .shrink_start_child(false)
             .position(240)
             .build();
@@ -87,6 +105,7 @@ impl LogWindow {
                 window,
                 list: list.clone(),
                 text,
+                timing_note,
                 title,
                 files: RefCell::new(Vec::new()),
                 selected: RefCell::new(None),
@@ -128,6 +147,16 @@ impl LogWindow {
         buffer
             .text(&buffer.start_iter(), &buffer.end_iter(), false)
             .to_string()
+    }
+
+    /// What is said about the times shown, when anything is.
+    pub fn timing_note(&self) -> String {
+        let note = &self.inner.timing_note;
+        if note.is_visible() {
+            note.label().to_string()
+        } else {
+            String::new()
+        }
     }
 
     /// The names of the listed files.
@@ -193,16 +222,35 @@ impl LogWindow {
         };
         let path = log_dir(&inner.home).join(&name);
         inner.title.set_subtitle(&path.display().to_string());
-        let text = match read_log(&path) {
-            Ok((text, false)) => text,
-            Ok((text, true)) => {
-                format!("{}\n{text}", gettext("[…] (only the end is shown)"))
+        let (text, truncated) = match read_log(&path) {
+            Ok(read) => read,
+            Err(error) => {
+                inner.timing_note.set_visible(false);
+                inner.text.buffer().set_text(&fill(
+                    &gettext("{path} cannot be read: {error}"),
+                    &[("path", &path.display()), ("error", &error)],
+                ));
+                return;
             }
-            Err(error) => fill(
-                &gettext("{path} cannot be read: {error}"),
-                &[("path", &path.display()), ("error", &error)],
-            ),
         };
-        inner.text.buffer().set_text(&text);
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let (lines, timing) = entries(&text, modified);
+        let mut shown = show_entries(&lines, &local_time_text);
+        if truncated {
+            shown = format!("{}\n{shown}", gettext("[…] (only the end is shown)"));
+        }
+        let buffer = inner.text.buffer();
+        buffer.set_text(&shown);
+        // The newest lines are at the end: show them first.
+        let end = buffer.mark("log-end").unwrap_or_else(|| {
+            buffer.create_mark(Some("log-end"), &buffer.end_iter(), false)
+        });
+        buffer.move_mark(&end, &buffer.end_iter());
+        inner.text.scroll_mark_onscreen(&end);
+        inner.timing_note.set_visible(timing == Timing::FileChanged);
+        inner.timing_note.set_label(&gettext(
+            "This log keeps the format of smd 1.3, which has no times: each line \
+             shows when its run ended, the last change of the file.",
+        ));
     }
 }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use adw::prelude::*;
 use gtk::{gio, glib};
 
-use crate::errors::{explain, reason_line, substitute};
+use crate::errors::{explain, reason_line, retrying_status, substitute};
 use crate::i18n::{fill, gettext};
 use crate::settings::{self, Preferences};
 use crate::status::{EndpointState, Overall, Status};
@@ -108,7 +108,7 @@ impl MainWindow {
             .build();
         let edit = gtk::Button::builder()
             .label(gettext("Edit…"))
-            .action_name("app.preferences")
+            .action_name("app.endpoints")
             .valign(gtk::Align::Center)
             .css_classes(["flat"])
             .build();
@@ -259,11 +259,8 @@ fn endpoint_row(name: &str, state: &EndpointState) -> adw::ActionRow {
             .build();
         row.add_suffix(&show);
     } else if let Some(trouble) = &state.trouble {
-        let heading = explain(trouble.tags.context, trouble.tags.cause).heading;
-        row.set_subtitle(&glib::markup_escape_text(&with_reason(
-            &heading,
-            &trouble.message,
-        )));
+        // Calm: this is retried without anyone acting.
+        row.set_subtitle(&glib::markup_escape_text(&retrying_status(trouble)));
         row.add_prefix(&gtk::Image::from_icon_name("network-offline-symbolic"));
     } else if let Some(when) = state.last_success {
         row.set_subtitle(&fill(

@@ -12,7 +12,7 @@ use gtk::glib;
 use smd::checkconf::CheckReport;
 use smd::config::Config;
 
-use crate::config_editor::{endpoint_names, valid_endpoint_name};
+use crate::config_editor::{check_endpoint_name, endpoint_names, EndpointNameError};
 use crate::i18n::{fill, gettext};
 use crate::scheduler::LoopHandle;
 use crate::settings::{self, Preferences};
@@ -29,9 +29,12 @@ struct Inner {
 
     window: adw::PreferencesWindow,
     schedule: ScheduleEditor,
+    endpoints_page: adw::PreferencesPage,
     endpoints: adw::PreferencesGroup,
     endpoint_rows: RefCell<Vec<adw::ActionRow>>,
     new_name: adw::EntryRow,
+    /// Why the name typed cannot be used, and what can.
+    name_problem: gtk::Label,
     editors: RefCell<HashMap<String, EndpointEditor>>,
 }
 
@@ -76,6 +79,14 @@ impl PreferencesWindow {
             .show_apply_button(true)
             .build();
         new_group.add(&new_name);
+        let name_problem = gtk::Label::builder()
+            .wrap(true)
+            .xalign(0.0)
+            .margin_top(6)
+            .visible(false)
+            .css_classes(["error"])
+            .build();
+        new_group.add(&name_problem);
         endpoints_page.add(&new_group);
         window.add(&endpoints_page);
 
@@ -85,9 +96,11 @@ impl PreferencesWindow {
                 engine,
                 window,
                 schedule,
+                endpoints_page,
                 endpoints,
                 endpoint_rows: RefCell::new(Vec::new()),
                 new_name: new_name.clone(),
+                name_problem,
                 editors: RefCell::new(HashMap::new()),
             }),
         };
@@ -99,13 +112,12 @@ impl PreferencesWindow {
         });
         let weak = Rc::downgrade(&preferences_window.inner);
         new_name.connect_changed(move |row| {
-            if weak.upgrade().is_some() {
-                let text = row.text();
-                if text.is_empty() || valid_endpoint_name(&text) {
-                    row.remove_css_class("error");
-                } else {
-                    row.add_css_class("error");
-                }
+            if let Some(inner) = weak.upgrade() {
+                // Nothing typed yet is no mistake: Enter says so.
+                let problem = check_endpoint_name(row.text().trim())
+                    .err()
+                    .filter(|problem| *problem != EndpointNameError::Empty);
+                PreferencesWindow { inner }.show_name_problem(problem);
             }
         });
         preferences_window.refresh();
@@ -127,6 +139,45 @@ impl PreferencesWindow {
         self.inner
             .window
             .set_visible_page(self.inner.schedule.page());
+    }
+
+    /// Shows the page of the endpoints.
+    pub fn show_endpoints(&self) {
+        self.present();
+        self.inner
+            .window
+            .set_visible_page(&self.inner.endpoints_page);
+    }
+
+    /// Whether the page of the endpoints is the one shown.
+    pub fn shows_endpoints(&self) -> bool {
+        self.inner.window.visible_page().as_ref() == Some(&self.inner.endpoints_page)
+    }
+
+    /// Shows the page of the endpoints and the editor of `name` over it.
+    pub fn edit_endpoint(&self, name: &str) -> EndpointEditor {
+        self.show_endpoints();
+        self.open_endpoint(name)
+    }
+
+    /// The editor of `name`, if one is open.
+    pub fn editor(&self, name: &str) -> Option<EndpointEditor> {
+        self.inner
+            .editors
+            .borrow()
+            .get(name)
+            .filter(|editor| editor.window().is_visible())
+            .cloned()
+    }
+
+    /// An open editor holding changes not saved, if any.
+    pub fn unsaved_editor(&self) -> Option<EndpointEditor> {
+        self.inner
+            .editors
+            .borrow()
+            .values()
+            .find(|editor| editor.window().is_visible() && editor.has_unsaved_changes())
+            .cloned()
     }
 
     /// Reads the endpoints and the schedule again.
@@ -160,11 +211,13 @@ impl PreferencesWindow {
         }
     }
 
-    /// Shows the editor of `name`, read afresh from its file.
+    /// Shows the editor of `name`: the one open, with what was typed in
+    /// it, or a new one read from its file.
     pub fn open_endpoint(&self, name: &str) -> EndpointEditor {
         let inner = &self.inner;
-        if let Some(old) = inner.editors.borrow_mut().remove(name) {
-            old.window().close();
+        if let Some(open) = self.editor(name) {
+            open.present();
+            return open;
         }
         let editor =
             EndpointEditor::new(&inner.window, &inner.home, name, inner.engine.clone());
@@ -177,12 +230,43 @@ impl PreferencesWindow {
         editor
     }
 
-    /// Writes the template of a new endpoint and opens its editor.
+    /// The row where a new endpoint's name is typed.
+    pub fn new_name_row(&self) -> &adw::EntryRow {
+        &self.inner.new_name
+    }
+
+    /// What is said about the name typed: empty when it is fine.
+    pub fn name_problem_text(&self) -> String {
+        let label = &self.inner.name_problem;
+        if label.is_visible() {
+            label.label().to_string()
+        } else {
+            String::new()
+        }
+    }
+
+    fn show_name_problem(&self, problem: Option<EndpointNameError>) {
+        let (row, label) = (&self.inner.new_name, &self.inner.name_problem);
+        match problem {
+            Some(problem) => {
+                row.add_css_class("error");
+                label.set_label(&problem.to_string());
+                label.set_visible(true);
+            }
+            None => {
+                row.remove_css_class("error");
+                label.set_visible(false);
+            }
+        }
+    }
+
+    /// Writes the template of a new endpoint and opens its editor; a name
+    /// that cannot be used is refused, saying why.
     pub fn create_endpoint(&self, name: &str) {
         let inner = &self.inner;
         let name = name.trim();
-        if !valid_endpoint_name(name) {
-            inner.new_name.add_css_class("error");
+        if let Err(problem) = check_endpoint_name(name) {
+            self.show_name_problem(Some(problem));
             return;
         }
         let exists = Config::path_for(&inner.home, name).exists();

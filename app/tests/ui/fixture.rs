@@ -11,6 +11,20 @@ use std::path::{Path, PathBuf};
 
 pub const ENDPOINT: &str = "test";
 
+/// A stand-in for ssh that connects nowhere: it says what OpenSSH says
+/// for two servers and fails as ssh does, with 255.
+const FAKE_SSH: &str = r#"#!/bin/sh
+while [ $# -gt 0 ]; do
+  case "$1" in --) shift; break ;; -o) shift 2 ;; -*) shift ;; *) break ;; esac
+done
+case "$1" in
+  denied) echo "me@denied: Permission denied (publickey)." >&2 ;;
+  unreachable) echo "ssh: connect to host unreachable port 22: Connection refused" >&2 ;;
+  *) echo "ssh: Could not resolve hostname $1: Name or service not known" >&2 ;;
+esac
+exit 255
+"#;
+
 /// A comment of the person's own, which editing must keep.
 pub const USER_COMMENT: &str = "# my own note: both sides live here";
 
@@ -48,6 +62,12 @@ impl Fixture {
         };
         translator("local-to-remote", "Local", "Remote")?;
         translator("remote-to-local", "Remote", "Local")?;
+
+        let fake_bin = root.join("fake-bin");
+        fs::create_dir_all(&fake_bin)?;
+        let ssh = fake_bin.join("ssh");
+        fs::write(&ssh, FAKE_SSH)?;
+        fs::set_permissions(&ssh, fs::Permissions::from_mode(0o755))?;
 
         fs::write(
             home.join(".smd").join(format!("config.{ENDPOINT}")),
@@ -90,6 +110,11 @@ impl Fixture {
             root,
             home,
         })
+    }
+
+    /// The folder of the stand-in for ssh, to put first on PATH.
+    pub fn fake_bin(&self) -> PathBuf {
+        self.root.join("fake-bin")
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
