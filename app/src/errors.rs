@@ -470,19 +470,7 @@ mod tests {
 
     #[test]
     fn every_ssh_failure_has_its_words() {
-        use SshFailureKind::*;
-        let kinds = [
-            NetworkUnreachable,
-            TimedOut,
-            ConnectionRefused,
-            HostNotResolved,
-            ConnectionLost,
-            AuthenticationDenied,
-            HostKeyChanged,
-            HostKeyUnknown,
-            ConfigurationBroken,
-            RemoteProgramMissing,
-        ];
+        let kinds = SshFailureKind::ALL;
         let reasons: std::collections::BTreeSet<String> =
             kinds.iter().map(|kind| ssh_reason(*kind)).collect();
         assert_eq!(reasons.len(), kinds.len());

@@ -51,6 +51,20 @@ pub enum SshFailureKind {
 }
 
 impl SshFailureKind {
+    /// Every kind, for those who must say something about each one.
+    pub const ALL: [SshFailureKind; 10] = [
+        SshFailureKind::NetworkUnreachable,
+        SshFailureKind::TimedOut,
+        SshFailureKind::ConnectionRefused,
+        SshFailureKind::HostNotResolved,
+        SshFailureKind::ConnectionLost,
+        SshFailureKind::AuthenticationDenied,
+        SshFailureKind::HostKeyChanged,
+        SshFailureKind::HostKeyUnknown,
+        SshFailureKind::ConfigurationBroken,
+        SshFailureKind::RemoteProgramMissing,
+    ];
+
     /// Whether trying again later, with no one acting, may succeed.
     pub fn is_transient(self) -> bool {
         matches!(

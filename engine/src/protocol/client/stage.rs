@@ -373,12 +373,18 @@ mod tests {
         assert_eq!(fs::read(&b).unwrap(), b"a");
     }
 
-    #[test]
-    fn staged_files_land_and_conflicts_are_refused() {
+    /// A temporary folder holding `tmp` and `cur`, removed when dropped.
+    fn maildir() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let (tmp, cur) = (dir.path().join("tmp"), dir.path().join("cur"));
         fs::create_dir_all(&tmp).unwrap();
         fs::create_dir_all(&cur).unwrap();
+        (dir, tmp, cur)
+    }
+
+    #[test]
+    fn staged_files_land_and_conflicts_are_refused() {
+        let (_dir, tmp, cur) = maildir();
         let mut stager = Stager::default();
 
         let mail = b"Subject: x\n\nbody\n";
@@ -405,10 +411,7 @@ mod tests {
 
     #[test]
     fn a_new_message_already_in_place_or_an_empty_file_is_no_conflict() {
-        let dir = tempfile::tempdir().unwrap();
-        let (tmp, cur) = (dir.path().join("tmp"), dir.path().join("cur"));
-        fs::create_dir_all(&tmp).unwrap();
-        fs::create_dir_all(&cur).unwrap();
+        let (_dir, tmp, cur) = maildir();
         let mut stager = Stager::default();
         let mail = b"Subject: x\n\nbody\n";
         fs::write(cur.join("same"), mail).unwrap();
