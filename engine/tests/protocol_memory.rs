@@ -10,6 +10,7 @@ mod sync_common;
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -108,7 +109,7 @@ impl MeasuredRun {
 /// One sync of `lap Mail` from the sandbox's server HOME to its client
 /// HOME, each side's exit code and peak memory.
 fn sync_measuring_memory(sb: &Sandbox) -> MeasuredRun {
-    let (from_client, to_server) = io::pipe().unwrap();
+    let (from_client, to_server) = pipe();
     let logs = sb.logs.path();
 
     let mut server = start(
@@ -164,6 +165,18 @@ fn start(
         .stderr(File::create(stderr).unwrap())
         .spawn()
         .unwrap_or_else(|error| panic!("unable to start {program}: {error}"))
+}
+
+/// A pipe's reading and writing ends (std's own is newer than the
+/// engine's minimum Rust version).
+#[allow(unsafe_code)]
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two-element array it is given.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened, and nothing else owns them.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
 /// Waits for `child` and returns its exit code and peak resident memory
