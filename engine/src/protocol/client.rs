@@ -12,7 +12,7 @@ mod stage;
 mod translate;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fs::{self, DirBuilder};
+use std::fs::{self, DirBuilder, File};
 use std::io::{self, BufRead, Read, Seek, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::DirBuilderExt;
@@ -146,12 +146,11 @@ enum Pending {
         hash: MessageHash,
         placement: Placement,
     },
-    /// A header to put on the body of `source`, giving `target`. A source
-    /// in a `tmp/` folder is a private copy, removed once used. `name` is
-    /// the server's name, for asking the whole message instead.
+    /// A header to put on `body`, giving `target`. `name` is the server's
+    /// name, for asking the whole message instead.
     Header {
         name: Vec<u8>,
-        source: PathBuf,
+        body: Body,
         local: Local,
         hash: MessageHash,
         placement: Placement,
@@ -163,6 +162,37 @@ enum Pending {
         local: Local,
         hash: MessageHash,
     },
+}
+
+/// Where the body of a header replacement comes from.
+enum Body {
+    /// The message being replaced, in place.
+    InPlace(PathBuf),
+    /// A private copy of the message at `of`, taken when the command was
+    /// met, since later commands may move or delete it. The copy has no
+    /// name (it was removed once open), so a killed run leaves nothing
+    /// behind.
+    Copy { file: File, of: PathBuf },
+}
+
+impl Body {
+    /// The message it is (or was copied from), for error messages.
+    fn path(&self) -> &Path {
+        match self {
+            Body::InPlace(path) | Body::Copy { of: path, .. } => path,
+        }
+    }
+
+    /// The whole message, from its start.
+    fn open(&mut self) -> io::Result<File> {
+        match self {
+            Body::InPlace(path) => open_noatime(path),
+            Body::Copy { file, .. } => {
+                file.rewind()?;
+                file.try_clone()
+            }
+        }
+    }
 }
 
 /// Where a remote message name lives locally.
@@ -386,8 +416,8 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                         // Later commands may move or delete the source
                         // before the header arrives: splice from a copy.
                         match self.snapshot(&source, &target) {
-                            Some(copy) => {
-                                self.fetch_header(to, copy, target, hash, Placement::New)
+                            Some(body) => {
+                                self.fetch_header(to, body, target, hash, Placement::New)
                             }
                             None => self.fetch(to, target, hash, Placement::New),
                         }
@@ -414,10 +444,10 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 match found {
                     None => self.fetch(name, local, new, Placement::New),
                     Some(found) if found == *old => {
-                        let source = local.path.clone();
+                        let body = Body::InPlace(local.path.clone());
                         self.fetch_header(
                             name,
-                            source,
+                            body,
                             local,
                             new,
                             Placement::Replace { old: *old },
@@ -801,18 +831,18 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         Some(Leftover { path, hash, len })
     }
 
-    /// Asks for the header of `name`, to put on the body of `source`.
+    /// Asks for the header of `name`, to put on `body`.
     fn fetch_header(
         &mut self,
         name: &[u8],
-        source: PathBuf,
+        body: Body,
         local: Local,
         hash: MessageHash,
         placement: Placement,
     ) -> Step {
         let pending = Pending::Header {
             name: name.to_vec(),
-            source,
+            body,
             local,
             hash,
             placement,
@@ -910,7 +940,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             }
             Pending::Header {
                 name,
-                source,
+                mut body,
                 local,
                 hash,
                 placement,
@@ -923,19 +953,13 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     // which differs for a message that starts with one: ask
                     // for the whole message instead (and if that differs
                     // too, the message changed and the run is retried).
-                    if source.parent() == Some(local.tmp_dir.as_path()) {
-                        let _ = fs::remove_file(&source);
-                    }
                     return self.fetch_now(&name, local, hash, placement);
                 }
                 if self.options.dry_run {
                     return Ok(());
                 }
-                let spliced = self.splice(&header, &source, &local, hash, placement);
-                if source.parent() == Some(local.tmp_dir.as_path()) {
-                    let _ = fs::remove_file(&source);
-                }
-                spliced.map_err(failed)
+                self.splice(&header, &mut body, &local, hash, placement)
+                    .map_err(failed)
             }
         }
     }
@@ -998,17 +1022,19 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             .map_err(failed)
     }
 
-    /// Writes `header` followed by the body of `source` to `tmp/`, checks
-    /// the result byte for byte against `hash`, and stages it.
+    /// Writes `header` followed by `body` to `tmp/`, checks the result byte
+    /// for byte against `hash`, and stages it.
     fn splice(
         &mut self,
         header: &[u8],
-        source: &Path,
+        body: &mut Body,
         local: &Local,
         hash: MessageHash,
         placement: Placement,
     ) -> Result<(), Failure> {
-        let mut input = open_noatime(source).map_err(|e| unreadable(source, e))?;
+        let source = body.path().to_owned();
+        let source = source.as_path();
+        let mut input = body.open().map_err(|e| unreadable(source, e))?;
         let body_start = header_length(&mut input, &mut self.buffer)
             .map_err(|e| unreadable(source, e))?;
         input
@@ -1040,23 +1066,22 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             .stage(tmp, local.path.clone(), hash, placement, hashed.len)
     }
 
-    /// Copies a local message to its target's `tmp/` folder, for a splice
-    /// that happens later. `None` when it cannot be read (then the whole
-    /// message is fetched instead).
-    fn snapshot(&mut self, source: &Local, target: &Local) -> Option<PathBuf> {
+    /// Copies a local message, for a splice that happens later. `None` when
+    /// it cannot be read (then the whole message is fetched instead).
+    fn snapshot(&mut self, source: &Local, target: &Local) -> Option<Body> {
         if self.options.dry_run {
-            return Some(source.path.clone());
+            return Some(Body::InPlace(source.path.clone()));
         }
+        let mut input = open_noatime(&source.path).ok()?;
         let mut name = target.file_name.clone();
         name.extend_from_slice(b".body");
-        let (mut out, copy) = self.stager.create_tmp(&target.tmp_dir, &name).ok()?;
-        let mut input = open_noatime(&source.path).ok()?;
-        let copied = io::copy(&mut input, &mut out).and_then(|_| out.flush());
-        if copied.is_err() {
-            let _ = fs::remove_file(&copy);
-            return None;
-        }
-        Some(copy)
+        let (mut file, copy) = self.stager.create_tmp(&target.tmp_dir, &name).ok()?;
+        let _ = fs::remove_file(&copy);
+        io::copy(&mut input, &mut file).ok()?;
+        Some(Body::Copy {
+            file,
+            of: source.path.clone(),
+        })
     }
 
     /// After a failure: collect the answers already on their way (so what

@@ -66,7 +66,7 @@ struct InFlight {
 
 impl Stager {
     /// Creates a fresh file in `tmp_dir` for a message that will be named
-    /// `file_name`.
+    /// `file_name`, open for writing and reading.
     pub fn create_tmp(
         &mut self,
         tmp_dir: &Path,
@@ -77,6 +77,7 @@ impl Stager {
         loop {
             match OpenOptions::new()
                 .write(true)
+                .read(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(&candidate)
