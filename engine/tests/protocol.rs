@@ -1613,6 +1613,27 @@ fn rename_only_writes_a_quoted_rename_script_and_nothing_else() {
 
 // ----------------------------------------------------- interrupted commit
 
+/// A run killed after receiving a message, before renaming it into place,
+/// leaves it whole in `tmp/`; the next run uses it instead of fetching it
+/// again. `cur/X` and `new/X` share `tmp/X`: the copy serves one of them,
+/// the other is fetched.
+#[test]
+fn a_message_left_in_tmp_by_a_killed_run_is_used_once() {
+    let sb = Sandbox::new();
+    let twin = mail("twin", "delivered twice under one name");
+    put(&sb.server, b"Mail/new/1200000000.twin", &twin);
+    put(&sb.server, b"Mail/cur/1200000000.twin", &twin);
+    maildir(&sb.client, b"Mail");
+    put(&sb.client, b"Mail/tmp/1200000000.twin", &twin);
+
+    let run = sb.sync(&[EP, "Mail"], &[EP, "Mail"]);
+
+    run.assert_ok();
+    assert_converged(&sb, MAIL, DB);
+    assert_no_tmp_leftovers(&sb);
+    assert_eq!(stats(&run.client).new_mails, 1, "{}", run.explain());
+}
+
 /// SPEC §4 step 1: a run killed after the client renamed its db but before
 /// the server got DONE leaves the server with `db` (old) and `db.new`
 /// (what the client has). The next handshake renames `db.new`.

@@ -210,7 +210,6 @@ struct Local {
 /// A message found in `tmp/`, left by an earlier run.
 struct Leftover {
     path: PathBuf,
-    hash: MessageHash,
     len: u64,
 }
 
@@ -798,13 +797,11 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         // A run killed after receiving this message, but before putting it
         // in place, left it complete in tmp/: use it instead of fetching it
         // again (its digests prove it is the right one).
-        if let Some(found) = self.leftover(&local) {
-            if found.hash == hash {
-                return self
-                    .stager
-                    .stage(found.path, local.path, hash, placement, found.len)
-                    .map_err(|f| (ClientExit::FetchFailed, f));
-            }
+        if let Some(found) = self.claim_leftover(&local, hash) {
+            return self
+                .stager
+                .stage(found.path, local.path, hash, placement, found.len)
+                .map_err(|f| (ClientExit::FetchFailed, f));
         }
 
         self.in_flight.insert(local.path.clone(), hash);
@@ -819,16 +816,21 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         )
     }
 
-    /// The complete file a killed run left in `tmp/` for `local`, if any.
-    fn leftover(&self, local: &Local) -> Option<Leftover> {
-        let listed = self.tmp_leftovers.get(&local.tmp_dir)?;
+    /// The complete copy of the message `hash` that a killed run left in
+    /// `tmp/` for `local`, if any. Each is handed out once: `cur/X` and
+    /// `new/X` share `tmp/X`.
+    fn claim_leftover(&mut self, local: &Local, hash: MessageHash) -> Option<Leftover> {
+        let listed = self.tmp_leftovers.get_mut(&local.tmp_dir)?;
         if !listed.contains(&local.file_name) {
             return None;
         }
         let path = local.tmp_dir.join(as_path(&local.file_name));
-        let hash = current_state(&path).ok()??;
+        if current_state(&path).ok()?? != hash {
+            return None;
+        }
         let len = fs::metadata(&path).ok()?.len();
-        Some(Leftover { path, hash, len })
+        listed.remove(&local.file_name);
+        Some(Leftover { path, len })
     }
 
     /// Asks for the header of `name`, to put on `body`.
