@@ -17,6 +17,10 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
+
+use crate::protocol::Failure;
+use crate::tags::Tags;
 
 /// The first signal that asked to stop, 0 for none.
 static REQUESTED: AtomicI32 = AtomicI32::new(0);
@@ -121,6 +125,35 @@ pub fn terminate(child: &std::process::Child) {
     unsafe {
         libc::kill(pid, libc::SIGTERM);
     }
+}
+
+/// The failure of a run ended by a stop request.
+pub fn stopped(signal: StopSignal) -> Failure {
+    Failure::new(
+        format!(
+            "stopped by {}, as asked, before the synchronization ended: the mail \
+             received whole is in place, and the next run goes on from there",
+            signal.name()
+        ),
+        Tags::retry("main", "interrupted"),
+    )
+}
+
+/// For smd-server and smd-client: catches the stop signals, so that a
+/// stop puts the mail already received in place (the protocol loops look
+/// at [`requested`]), and ends the process `grace` after a stop request
+/// should it still be waiting on a peer that says nothing. Ending it then
+/// is as safe as a kill.
+pub fn install_with_deadline(grace: Duration) -> io::Result<()> {
+    install()?;
+    std::thread::spawn(move || {
+        while requested().is_none() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(grace);
+        std::process::exit(1);
+    });
+    Ok(())
 }
 
 /// Fails with `ConnectionAborted` once a stop was asked for.

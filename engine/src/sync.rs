@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::hooks::{self, HookFailed};
-use crate::interrupt::{self, StopSignal};
+use crate::interrupt;
 use crate::lock::{Lock, LockError};
 use crate::protocol::client::{run_client, ClientOptions, Progress};
 use crate::protocol::server::{serve, ServerExit, ServerOptions};
@@ -294,7 +294,7 @@ impl<'a> Run<'a> {
         let setup =
             |message: String| Failure::new(message, Tags::new("setup", "unknown", true));
         if let Some(signal) = interrupt::requested() {
-            return Err(stopped(signal));
+            return Err(interrupt::stopped(signal));
         }
         let mut remote = self.spawn_remote(server_log).map_err(setup)?;
         let remote_out = remote.stdout.take().expect("stdout is piped");
@@ -383,7 +383,7 @@ impl<'a> Run<'a> {
         // local side only saw the connection drop.
         let completed = local_ok && remote_status == Some(0);
         if let Some(signal) = interrupt::requested().filter(|_| !completed) {
-            failure = Some(stopped(signal));
+            failure = Some(interrupt::stopped(signal));
         }
         log_outcome(
             log,
@@ -587,22 +587,12 @@ impl<'a> Run<'a> {
 }
 
 /// The failure of a run stopped on request (see `interrupt`).
-fn stopped(signal: StopSignal) -> Failure {
-    Failure::new(
-        format!(
-            "stopped by {}, as asked, before the synchronization ended: the mail \
-             received whole is in place, and the next run goes on from there",
-            signal.name()
-        ),
-        Tags::retry("main", "interrupted"),
-    )
-}
-
 /// How often the stop watch looks for a request.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
-/// How long the remote side's process has to go after SIGTERM.
-const HANG_UP_GRACE: Duration = Duration::from_secs(5);
+/// How long the remote side's process has to go after SIGTERM: in a local
+/// sync it is our own program, which first puts in place what it received.
+const HANG_UP_GRACE: Duration = Duration::from_secs(10);
 
 /// Ends the connection once a stop is asked for, while `connected`: SIGTERM
 /// to the remote side's process (ssh, or our own program in a local sync).

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use smd::cli::{home, leading_options, override_db, report_failure, StderrLog};
 use smd::getopt::Spec;
+use smd::interrupt;
 use smd::protocol::client::{run_client, ClientExit, ClientOptions};
 use smd::protocol::wire;
 
@@ -67,6 +68,9 @@ could not be applied (a conflict), 4 delta failed, 5 db rename failed,
 6 other failure.
 ";
 
+/// How long a stopped run may take to put what it received in place.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
+
 fn main() -> ExitCode {
     let args = match leading_options(SPECS, std::env::args_os().skip(1)) {
         Ok(args) if args.has("help") => {
@@ -110,6 +114,11 @@ fn main() -> ExitCode {
         ));
     }
 
+    // A stop (smd-push stopping a local sync, systemd, kill) puts what was
+    // received in place before the program ends.
+    if let Err(error) = interrupt::install_with_deadline(STOP_GRACE) {
+        return failure(&format!("unable to catch stop signals: {error}"));
+    }
     wire::widen_pipe(&io::stdin());
     wire::widen_pipe(&io::stdout());
     let mut reader = BufReader::with_capacity(256 * 1024, io::stdin().lock());

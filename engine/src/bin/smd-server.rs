@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use smd::cli::{home, leading_options, override_db, report_failure, StderrLog};
 use smd::getopt::Spec;
+use smd::interrupt;
 use smd::protocol::server::{serve, ServerOptions};
 use smd::protocol::{path_inside_smd_dir, wire, DbPaths};
 use smd::{durable, url};
@@ -89,6 +90,9 @@ Exit status: 0 done, 2 usage, 3 client vanished, 4 delta failed,
 5 client aborted, 6 protocol error, 7 other failure.
 ";
 
+/// How long a stopped run may take to put what it received in place.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
+
 fn main() -> ExitCode {
     let args = match leading_options(SPECS, std::env::args_os().skip(1)) {
         Ok(args) if args.has("help") => {
@@ -153,6 +157,11 @@ fn main() -> ExitCode {
         ));
     }
 
+    // A stop (smd-push stopping a local sync, systemd, kill) puts what was
+    // received in place before the program ends.
+    if let Err(error) = interrupt::install_with_deadline(STOP_GRACE) {
+        return failure(&format!("unable to catch stop signals: {error}"));
+    }
     wire::widen_pipe(&io::stdin());
     wire::widen_pipe(&io::stdout());
     let mut reader = BufReader::with_capacity(64 * 1024, io::stdin().lock());

@@ -24,6 +24,7 @@ use super::{handshake, DbPaths, Failure, MAX_DELTA};
 use crate::diff::MassDeletion;
 use crate::durable;
 use crate::examine::open_noatime;
+use crate::interrupt;
 use crate::message::{MessageHash, MessageHasher};
 use crate::sha::Sha;
 use crate::tags::{Action, Stats, Tags};
@@ -281,7 +282,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
 
         let total = commands.len();
         for (done, command) in commands.iter().enumerate() {
-            if let Err(failure) = self.execute(command) {
+            if let Err(failure) = stop_requested().and_then(|()| self.execute(command)) {
                 return Err(self.stop(failure));
             }
             if done % 256 == 255 {
@@ -882,6 +883,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
 
     /// Reads the answer to the oldest request and acts on it.
     fn receive_one(&mut self) -> Step {
+        stop_requested()?;
         self.writer
             .flush()
             .map_err(|error| network(&error.into()))?;
@@ -1089,8 +1091,10 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
     /// After a failure: collect the answers already on their way (so what
     /// was fetched is kept), put staged files in place, and tell the server.
     fn stop(&mut self, (exit, failure): (ClientExit, Failure)) -> (ClientExit, Failure) {
-        let stream_is_healthy =
-            !matches!(failure.tags.cause, "network" | "protocol-error");
+        let stream_is_healthy = !matches!(
+            failure.tags.cause,
+            "network" | "protocol-error" | "interrupted"
+        );
         if stream_is_healthy {
             while !self.pending.is_empty() {
                 if self.receive_one().is_err() {
@@ -1231,6 +1235,15 @@ const EMPTY: MessageHash = MessageHash {
 
 /// A broken connection or a protocol violation: smd-client's "other
 /// failure" exit, like an smd 1.3 client.
+/// Fails once a stop was asked for (by a signal, see `interrupt`); the
+/// run then ends as after a dropped connection, keeping what it received.
+fn stop_requested() -> Step {
+    match interrupt::requested() {
+        None => Ok(()),
+        Some(signal) => Err((ClientExit::FetchFailed, interrupt::stopped(signal))),
+    }
+}
+
 fn network(error: &WireError) -> (ClientExit, Failure) {
     (ClientExit::Failed, Failure::network("receive", error))
 }

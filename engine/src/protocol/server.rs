@@ -11,6 +11,7 @@ use super::{handshake, DbPaths, Failure};
 use crate::diff::{write_command, DiffOptions};
 use crate::durable;
 use crate::examine::open_noatime;
+use crate::interrupt;
 use crate::scan::{scan, DbSaving, ScanError, ScanRequest};
 use crate::tags::{Action, Tags};
 use crate::url;
@@ -238,6 +239,13 @@ fn serve_requests(
     log: &mut dyn Write,
 ) -> ServerOutcome {
     loop {
+        if let Some(signal) = interrupt::requested() {
+            let _ = writeln!(log, "ERROR: stopped by {}", signal.name());
+            return ServerOutcome::failed(
+                ServerExit::ClientVanished,
+                interrupt::stopped(signal),
+            );
+        }
         let line = match wire::read_line(reader) {
             Ok(Some(line)) => line,
             Ok(None) | Err(WireError::Closed) | Err(WireError::Io(_)) => {
