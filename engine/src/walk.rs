@@ -7,7 +7,7 @@
 //! folder that cannot be listed fails the walk: skipping it would make
 //! every message in it look deleted.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
@@ -51,6 +51,10 @@ impl FileList {
 pub enum WalkWarning {
     /// A symlinked folder leads back to one of its own ancestors.
     SymlinkLoop { path: Vec<u8> },
+    /// A folder met a second time under another name (through a symlink):
+    /// its messages count once, under the name met first, or deleting an
+    /// apparent duplicate on the other side would delete the only copy.
+    SameFolder { path: Vec<u8>, first: Vec<u8> },
     /// A name with a newline cannot be written in a db-file or a diff.
     NewlineInName { path: Vec<u8> },
     /// A symlink whose target cannot be reached.
@@ -64,6 +68,14 @@ impl fmt::Display for WalkWarning {
                 f,
                 "'{}' is a symlink loop back to one of its parent folders; not followed",
                 lossy(path)
+            ),
+            WalkWarning::SameFolder { path, first } => write!(
+                f,
+                "'{}' is the folder '{}' under another name (a symlink); its messages \
+                 are synchronized once, as '{}'",
+                lossy(path),
+                lossy(first),
+                lossy(first)
             ),
             WalkWarning::NewlineInName { path } => write!(
                 f,
@@ -161,6 +173,7 @@ impl Walker<'_> {
         visit: &mut Visit<'_>,
         warnings: &mut Vec<WalkWarning>,
     ) -> Result<(), WalkError> {
+        let mut walked = HashMap::new();
         for root in distinct_roots(self.roots) {
             let metadata = match fs::metadata(self.base.join(as_path(root))) {
                 Ok(metadata) => metadata,
@@ -187,6 +200,7 @@ impl Walker<'_> {
                 visit,
                 warnings,
                 ancestors: Vec::new(),
+                walked: &mut walked,
             };
             let mut reported_loops = HashSet::new();
             state.folder(root.to_vec(), &metadata, self.excludes, &mut reported_loops)?;
@@ -228,6 +242,8 @@ struct WalkState<'a, 'b> {
     warnings: &'a mut Vec<WalkWarning>,
     /// (device, inode) of the folders from the root down to here.
     ancestors: Vec<(u64, u64)>,
+    /// Every folder walked so far, by (device, inode), with its name.
+    walked: &'a mut HashMap<(u64, u64), Vec<u8>>,
 }
 
 impl WalkState<'_, '_> {
@@ -249,6 +265,14 @@ impl WalkState<'_, '_> {
             }
             return Ok(());
         }
+        if let Some(first) = self.walked.get(&identity) {
+            self.warnings.push(WalkWarning::SameFolder {
+                path,
+                first: first.clone(),
+            });
+            return Ok(());
+        }
+        self.walked.insert(identity, path.clone());
 
         let base = path.rsplit(|&b| b == b'/').next().unwrap_or(&path);
         let holds_messages = base == b"cur" || base == b"new";

@@ -1160,6 +1160,34 @@ fn a_symlink_loop_is_reported_once_and_the_scan_succeeds() {
     s.assert_new_db(&[dbline("Mail/cur/a", &a)]);
 }
 
+/// A folder given a second name by a symlink (`.Sent` -> `.Sent Messages`)
+/// is one folder: listed twice, its messages would reach the other side
+/// twice, and deleting the apparent duplicate there would delete the only
+/// copy here.
+#[test]
+fn a_folder_symlinked_under_another_name_counts_once() {
+    let s = Sandbox::new();
+    let sent = msg("Subject: sent", "sent\n");
+    s.write("Mail/.Sent Messages/cur/1:2,S", &sent);
+    s.symlink(".Sent Messages", "Mail/.Sent");
+
+    let run = s.run(&["Mail"]);
+
+    let diff = run.ok();
+    let adds_of_sent = [
+        add("Mail/.Sent Messages/cur/1:2,S", &sent),
+        add("Mail/.Sent/cur/1:2,S", &sent),
+    ];
+    assert_eq!(diff.len(), 1, "{}", run.context());
+    assert!(adds_of_sent.contains(&diff[0]), "{}", run.context());
+    let reports = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("under another name"));
+    assert_eq!(reports.count(), 1, "{}", run.context());
+    assert_eq!(s.new_db_sorted().len(), 1);
+}
+
 #[test]
 fn a_symlink_to_a_message_is_read_through() {
     let s = Sandbox::new();
