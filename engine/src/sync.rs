@@ -385,6 +385,16 @@ impl<'a> Run<'a> {
         if let Some(signal) = interrupt::requested().filter(|_| !completed) {
             failure = Some(interrupt::stopped(signal));
         }
+        // This side finished, then the connection went (ssh's 255, or our
+        // own program killed): nothing is lost, and the next handshake
+        // completes what the other side missed.
+        if local_ok && failure.is_none() && matches!(remote_status, None | Some(255)) {
+            failure = Some(Failure::new(
+                "the connection to the other side was lost as the synchronization \
+                 ended; run it again to complete it",
+                Tags::retry("network", "network"),
+            ));
+        }
         log_outcome(
             log,
             failure.as_ref(),

@@ -1432,6 +1432,15 @@ fn a_connection_cut_before_done_is_recovered() {
         &[("FAKE_SSH_CUT_C2S", &cut), ("FAKE_SSH_CUT_DELAY", "1")],
     );
     out.assert_code(1);
+    // Said as a network failure to retry, so that smd-loop goes on.
+    assert!(
+        out.tag_lines().iter().any(|l| l.contains(
+            "error::context(network) probable-cause(network) \
+             human-intervention(avoidable) suggested-actions(retry)"
+        )),
+        "{}",
+        out.explain()
+    );
     assert_same_tree(&sb.lap.join("Mail"), &sb.srv.join("Mail"));
     // The server still has its new db aside.
     assert!(sb.srv.join(".smd").join(format!("{BASIC_DB}.new")).exists());
