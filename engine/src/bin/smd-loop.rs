@@ -20,6 +20,20 @@ use smd::lock::{Lock, LockError};
 use smd::schedule::{Job, Retries, Schedule, Verdict, TEMPLATE};
 use smd::tags::{Action, Tags};
 
+/// Writes a line to stderr. A closed stderr (`smd-loop 2>&1 | head`) must
+/// not end the loop, so a failed write is ignored.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+fn tell_raw(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
 const SPECS: &[Spec] = &[
     Spec {
         long: "verbose",
@@ -97,7 +111,7 @@ fn main() -> ExitCode {
     match run(args.has("verbose"), args.has("template-only")) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("smd-loop: {error}");
+            tell!("smd-loop: {error}");
             ExitCode::FAILURE
         }
     }
@@ -149,8 +163,8 @@ fn run(verbose: bool, template_only: bool) -> Result<ExitCode, String> {
 }
 
 fn usage(error: &str) -> ExitCode {
-    eprintln!("smd-loop: {error}");
-    eprint!("{USAGE}");
+    tell!("smd-loop: {error}");
+    tell_raw(USAGE);
     ExitCode::FAILURE
 }
 
@@ -286,7 +300,7 @@ impl Loop {
 
     fn sync_now(&mut self) -> Result<(), Stopped> {
         if self.verbose {
-            eprintln!("smd-loop: synchronizing now, as asked by SIGUSR1");
+            tell!("smd-loop: synchronizing now, as asked by SIGUSR1");
         }
         self.log.write("synchronizing now (SIGUSR1)");
         self.reload();
@@ -305,7 +319,7 @@ impl Loop {
                 self.last_reload_error = None;
             }
             Err(error) if self.last_reload_error.as_ref() != Some(&error) => {
-                eprintln!("smd-loop: {error}; keeping the previous schedule");
+                tell!("smd-loop: {error}; keeping the previous schedule");
                 self.log
                     .write(&format!("{error}; keeping the previous schedule"));
                 self.last_reload_error = Some(error);
@@ -317,7 +331,7 @@ impl Loop {
     fn perform(&mut self, job: &Job) -> Result<(), Stopped> {
         self.check_stop()?;
         if self.verbose {
-            eprintln!("smd-loop: {job}");
+            tell!("smd-loop: {job}");
         }
         self.log.write(&job.to_string());
 
@@ -329,7 +343,7 @@ impl Loop {
                     "unable to run {program} ({error}); install it next to smd-loop \
                      or on PATH"
                 );
-                eprintln!("smd-loop: {message}");
+                tell!("smd-loop: {message}");
                 self.log.write(&message);
                 return Err(Stopped::Failed);
             }
@@ -355,7 +369,7 @@ impl Loop {
             }
             Verdict::RetryLater => {
                 if self.verbose {
-                    eprintln!("smd-loop: warning: {job} failed; it will be retried");
+                    tell!("smd-loop: warning: {job} failed; it will be retried");
                 }
                 self.log
                     .write("transient failure, retrying at its next turn");
@@ -364,7 +378,7 @@ impl Loop {
             }
             Verdict::Stop => {
                 show(&output);
-                eprintln!("smd-loop: {job} failed; stopping");
+                tell!("smd-loop: {job} failed; stopping");
                 self.log.write("failure that needs attention, stopping");
                 self.log.output(&output);
                 Err(Stopped::Failed)
