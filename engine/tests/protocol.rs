@@ -687,6 +687,98 @@ fn move_with_a_locally_changed_source_keeps_it() {
     assert_eq!(stats(&run.client).new_mails, 1);
 }
 
+/// Both sides renamed the same messages between two syncs (flags set on
+/// each side, a folder move there and a flag change here, a header edited
+/// there on a message renamed here). The client finds its renamed copy
+/// and moves it, keeping the flags of both sides, instead of fetching a
+/// second copy; the sync back carries the merged names to the server, and
+/// each message ends up once on each side.
+#[test]
+fn a_message_renamed_on_both_sides_stays_one_message() {
+    let sb = synced();
+    rename(&sb.server, b"Mail/cur/a:2,S", b"Mail/cur/a:2,FS");
+    rename(&sb.client, b"Mail/cur/a:2,S", b"Mail/cur/a:2,RS");
+    rename(&sb.server, b"Mail/cur/b:2,", b"Mail/.Foo Bar/cur/b:2,");
+    rename(&sb.client, b"Mail/cur/b:2,", b"Mail/cur/b:2,S");
+    rename(&sb.server, b"Mail/new/c", b"Mail/cur/c:2,F");
+    rename(&sb.client, b"Mail/new/c", b"Mail/cur/c:2,S");
+    let original = read(&sb.server, b"Mail/cur/nofinalnl:2,S");
+    let edited = cat(&[b"Subject: edited there\n\n", split(&original).1]);
+    put(&sb.server, b"Mail/cur/nofinalnl:2,S", &edited);
+    rename(
+        &sb.client,
+        b"Mail/cur/nofinalnl:2,S",
+        b"Mail/cur/nofinalnl:2,RS",
+    );
+    let a = read(&sb.client, b"Mail/cur/a:2,RS");
+    let b = read(&sb.client, b"Mail/cur/b:2,S");
+    let c = read(&sb.client, b"Mail/cur/c:2,S");
+
+    let run = sb.sync(&[EP, "Mail"], &[EP, "Mail"]);
+    run.assert_ok();
+    assert_eq!(run.count_requests("GET"), 0, "{}", run.explain());
+    assert_eq!(run.count_requests("GETHEADER"), 1, "{}", run.explain());
+    assert_eq!(db_of(&sb.server, DB), db_of(&sb.client, DB));
+    let client = mail_of(&sb.client);
+    let mut expected = mail_of(&sb.server);
+    expected.remove(&b"Mail/cur/a:2,FS"[..]);
+    expected.insert(b"Mail/cur/a:2,FRS".to_vec(), a);
+    expected.remove(&b"Mail/.Foo Bar/cur/b:2,"[..]);
+    expected.insert(b"Mail/.Foo Bar/cur/b:2,S".to_vec(), b);
+    expected.remove(&b"Mail/cur/c:2,F"[..]);
+    expected.insert(b"Mail/cur/c:2,FS".to_vec(), c);
+    expected.remove(&b"Mail/cur/nofinalnl:2,S"[..]);
+    expected.insert(b"Mail/cur/nofinalnl:2,RS".to_vec(), edited);
+    assert_same_mail(&expected, &client, "expected vs client");
+
+    let back = sb.sync_back(&[EP, "Mail"]);
+    back.assert_ok();
+    assert_eq!(back.verbs(), ["MOVE"; 4], "{}", back.explain());
+    assert_eq!(back.count_requests("GET"), 0, "{}", back.explain());
+    assert_converged(&sb, MAIL, DB);
+    assert_eq!(mail_of(&sb.server), expected);
+}
+
+/// A renamed copy is taken only when it is surely the message: never a
+/// name the server knows, and never when two copies could be it.
+#[test]
+fn a_renamed_copy_is_not_taken_when_in_doubt() {
+    let sb = synced();
+    rename(&sb.server, b"Mail/cur/a:2,S", b"Mail/cur/a:2,FS");
+    rename(&sb.client, b"Mail/cur/a:2,S", b"Mail/cur/a:2,RS");
+    fs::copy(
+        sb.client.join("Mail/cur/a:2,RS"),
+        sb.client.join("Mail/new/a"),
+    )
+    .unwrap();
+
+    let run = sb.sync(&[EP, "Mail"], &[EP, "Mail"]);
+    run.assert_ok();
+    assert_eq!(run.count_requests("GET"), 1, "{}", run.explain());
+    for kept in [&b"Mail/cur/a:2,RS"[..], b"Mail/new/a", b"Mail/cur/a:2,FS"] {
+        assert!(
+            exists(&sb.client, kept),
+            "{}",
+            String::from_utf8_lossy(kept)
+        );
+    }
+}
+
+#[test]
+fn a_copy_the_server_knows_is_not_taken_as_renamed() {
+    let sb = synced();
+    let a = read(&sb.server, b"Mail/cur/a:2,S");
+    put(&sb.server, b"Mail/new/a", &a);
+    follow_up(&sb);
+    rename(&sb.server, b"Mail/cur/a:2,S", b"Mail/cur/a:2,FS");
+    remove(&sb.client, b"Mail/cur/a:2,S");
+
+    let run = sb.sync(&[EP, "Mail"], &[EP, "Mail"]);
+    run.assert_ok();
+    assert_eq!(run.count_requests("GET"), 1, "{}", run.explain());
+    assert_converged(&sb, MAIL, DB);
+}
+
 // ------------------------------------------- races with the server's user
 
 /// Passes the diff on only after `action` ran on the server's mailbox.

@@ -10,6 +10,7 @@
 
 mod stage;
 mod translate;
+mod twin;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{self, DirBuilder, File};
@@ -34,6 +35,7 @@ use stage::{
     current_state, rename_no_replace, unreadable, write_failed, Placement, Stager,
 };
 pub use translate::Translator;
+use twin::{merged_name, Lookup, Twin, Twins};
 
 /// The largest message accepted from the server.
 const MAX_MESSAGE: u64 = 16 << 30;
@@ -120,6 +122,8 @@ pub fn run_client(
         stats: Stats::default(),
         would_fetch: Vec::new(),
         buffer: vec![0u8; 128 * 1024],
+        db: PathBuf::new(),
+        twins: Twins::default(),
     };
     let exit = match session.run(progress) {
         Ok(()) => None,
@@ -243,6 +247,10 @@ struct Session<'a, R, W> {
     stats: Stats,
     would_fetch: Vec<Vec<u8>>,
     buffer: Vec<u8>,
+    /// The db-file this run agrees on.
+    db: PathBuf,
+    /// Local copies of messages renamed on both sides, found on demand.
+    twins: Twins,
 }
 
 impl<R: BufRead, W: Write> Session<'_, R, W> {
@@ -264,6 +272,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         };
         handshake(self.reader, self.writer, &paths)
             .map_err(|f| (ClientExit::Failed, f))?;
+        self.db = paths.db.clone();
 
         let commands = self.receive_diff(&roots)?;
         if options.rename_only {
@@ -282,7 +291,9 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
 
         let total = commands.len();
         for (done, command) in commands.iter().enumerate() {
-            if let Err(failure) = stop_requested().and_then(|()| self.execute(command)) {
+            if let Err(failure) =
+                stop_requested().and_then(|()| self.execute(command, &commands))
+            {
                 return Err(self.stop(failure));
             }
             if done % 256 == 255 {
@@ -366,8 +377,12 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         }
     }
 
-    /// Applies one diff command.
-    fn execute(&mut self, command: &DiffLine) -> Result<(), (ClientExit, Failure)> {
+    /// Applies one diff command of `commands`.
+    fn execute(
+        &mut self,
+        command: &DiffLine,
+        commands: &[DiffLine],
+    ) -> Result<(), (ClientExit, Failure)> {
         let conflict = |failure| (ClientExit::CommandFailed, failure);
         match command {
             DiffLine::Add { name, hash } => {
@@ -385,7 +400,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             }
             DiffLine::Copy { from, hash, to } | DiffLine::Move { from, hash, to } => {
                 let is_move = matches!(command, DiffLine::Move { .. });
-                self.copy_or_move(from, *hash, to, is_move)
+                self.copy_or_move(from, *hash, to, is_move, commands)
             }
             DiffLine::CopyBody {
                 from,
@@ -442,7 +457,16 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     ),
                 };
                 match found {
-                    None => self.fetch(name, local, new, Placement::New),
+                    None => match self.twin_of(name, &local, *old, commands) {
+                        // Renamed here: give the renamed copy its new header.
+                        Some(twin) => {
+                            let twin = twin_local(twin, &local);
+                            let body = Body::InPlace(twin.path.clone());
+                            let placement = Placement::Replace { old: *old };
+                            self.fetch_header(name, body, twin, new, placement)
+                        }
+                        None => self.fetch(name, local, new, Placement::New),
+                    },
                     Some(found) if found == *old => {
                         let body = Body::InPlace(local.path.clone());
                         self.fetch_header(
@@ -465,7 +489,15 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             DiffLine::Replace { name, old, new } => {
                 let local = self.local(name)?;
                 match current_state(&local.path).map_err(conflict)? {
-                    None => self.fetch(name, local, *new, Placement::New),
+                    None => match self.twin_of(name, &local, *old, commands) {
+                        // Renamed here: replace the renamed copy.
+                        Some(twin) => {
+                            let twin = twin_local(twin, &local);
+                            let placement = Placement::Replace { old: *old };
+                            self.fetch(name, twin, *new, placement)
+                        }
+                        None => self.fetch(name, local, *new, Placement::New),
+                    },
                     Some(found) if found == *new => Ok(()),
                     Some(found) if found == *old => {
                         self.fetch(name, local, *new, Placement::Replace { old: *old })
@@ -520,6 +552,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         hash: MessageHash,
         to: &[u8],
         is_move: bool,
+        commands: &[DiffLine],
     ) -> Step {
         let conflict = |failure| (ClientExit::CommandFailed, failure);
         let context = if is_move {
@@ -555,7 +588,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             }
             (Some(s), None) if s == hash => {
                 if is_move {
-                    self.local_rename(&source, &target)
+                    self.local_rename(&source.path, &target.path)
                 } else {
                     self.local_copy(to, &source, &target, hash)
                 }
@@ -575,8 +608,71 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 self.pending.push_back((copy, 0));
                 Ok(())
             }
+            (None, None) if is_move => {
+                match self.twin_of(from, &source, hash, commands) {
+                    Some(twin) => self.move_twin(twin, from, to, target),
+                    None => self.fetch(to, target, hash, Placement::New),
+                }
+            }
             _ => self.fetch(to, target, hash, Placement::New),
         }
+    }
+
+    /// The copy of the message `name` that this side renamed since the last
+    /// sync, if there is exactly one (see [`twin`]).
+    fn twin_of(
+        &mut self,
+        name: &[u8],
+        local: &Local,
+        hash: MessageHash,
+        commands: &[DiffLine],
+    ) -> Option<Twin> {
+        let lookup = Lookup {
+            remote_name: name,
+            local_path: &local.path,
+            hash,
+        };
+        match self.twins.find(&lookup, &self.db, commands) {
+            Ok(found) => found,
+            Err(error) => {
+                // Without the db-file a twin cannot be told from a message
+                // the server knows: fetch, as if there were none.
+                let _ = writeln!(
+                    self.log,
+                    "INFO: not looking for a renamed copy of {}: unable to read {}: {error}",
+                    local.path.display(),
+                    self.db.display()
+                );
+                None
+            }
+        }
+    }
+
+    /// Moves the local copy of a message renamed on both sides to the
+    /// server's new name, with the flags changed on either side.
+    fn move_twin(&mut self, twin: Twin, from: &[u8], to: &[u8], target: Local) -> Step {
+        let (folder, target_name) = split_after_folder(to);
+        let (_, source_name) = split_after_folder(from);
+        let merged = merged_name(source_name, target_name, &twin.file_name);
+
+        let mut destination = target;
+        if merged != target_name {
+            let remote = [folder, &merged].concat();
+            if !self.twins.is_known(&remote) {
+                let local = self.local(&remote)?;
+                if fs::symlink_metadata(&local.path).is_err() {
+                    destination = local;
+                }
+            }
+        }
+
+        let _ = writeln!(
+            self.log,
+            "INFO: {} was renamed on both sides; moving it to {}",
+            twin.path.display(),
+            destination.path.display()
+        );
+        self.local_rename(&twin.path, &destination.path)
     }
 
     /// The error for a local file in the way, with what to do about it.
@@ -725,24 +821,24 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         Ok(())
     }
 
-    fn local_rename(&mut self, source: &Local, target: &Local) -> Step {
+    fn local_rename(&mut self, source: &Path, target: &Path) -> Step {
         if self.options.dry_run {
             return Ok(());
         }
-        rename_no_replace(&source.path, &target.path).map_err(|error| {
+        rename_no_replace(source, target).map_err(|error| {
             let failure = Failure::new(
                 format!(
                     "unable to move {} to {}: {error}; check the folder's permissions",
-                    source.path.display(),
-                    target.path.display()
+                    source.display(),
+                    target.display()
                 ),
                 Tags::new("move-message", "bad-directory-permission", true)
-                    .with(Action::DisplayMail(target.path.clone())),
+                    .with(Action::DisplayMail(target.to_owned())),
             );
             (ClientExit::CommandFailed, failure)
         })?;
-        self.stager.touched(&source.path);
-        self.stager.touched(&target.path);
+        self.stager.touched(source);
+        self.stager.touched(target);
         Ok(())
     }
 
@@ -1237,6 +1333,25 @@ const EMPTY: MessageHash = MessageHash {
 /// failure" exit, like an smd 1.3 client.
 /// Fails once a stop was asked for (by a signal, see `interrupt`); the
 /// run then ends as after a dropped connection, keeping what it received.
+/// A checked message name split after its folder's `/`.
+fn split_after_folder(name: &[u8]) -> (&[u8], &[u8]) {
+    let slash = name
+        .iter()
+        .rposition(|&b| b == b'/')
+        .expect("checked names have a folder");
+    name.split_at(slash + 1)
+}
+
+/// Where a twin lives, as a command's target: beside `local`.
+fn twin_local(twin: Twin, local: &Local) -> Local {
+    Local {
+        path: twin.path,
+        tmp_dir: local.tmp_dir.clone(),
+        file_name: twin.file_name,
+        folder_was_empty: false,
+    }
+}
+
 fn stop_requested() -> Step {
     match interrupt::requested() {
         None => Ok(()),

@@ -185,6 +185,22 @@ impl Sandbox {
         )
     }
 
+    /// The other direction: `smd-server ARGS` in the client HOME against
+    /// `smd-client ARGS` in the server HOME (a push, after a pull).
+    pub fn sync_back(&self, args: &[&str]) -> SyncRun {
+        let n = self.runs.get();
+        self.runs.set(n + 1);
+        run_pair(
+            &self.client,
+            &os_args(args),
+            &self.server,
+            &os_args(args),
+            self.logs.path(),
+            n,
+            None,
+        )
+    }
+
     /// Like [`Sandbox::sync`], running `hook` once the server's output
     /// holds its `after` bytes, before the client sees them.
     pub fn sync_hooked(

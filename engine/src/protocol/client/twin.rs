@@ -1,0 +1,315 @@
+//! Finding the local copy of a message that both sides renamed.
+//!
+//! In Maildir a flag change is a rename (`x:2,S` becomes `x:2,RS`), and so
+//! is a move to another folder. When both sides rename one message between
+//! two syncs (a flag set on the phone, another on the laptop), the
+//! server's `MOVE x:2,S TO x:2,FS` finds neither its source nor its target
+//! here. Fetching the target, as smd 1.3 does, leaves two copies of the
+//! message, and the next sync in the other direction copies the second
+//! one back: the duplicate then lives on both sides.
+//!
+//! Instead the client looks for the renamed copy, its *twin*: a file in
+//! the source's Maildir folder with the same unique part of the name and
+//! the same digests, under a name the server does not know. The twin is
+//! renamed to the target, keeping the flags changed on either side; the
+//! next sync in the other direction carries the merged flags back.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::hash::{Hash, Hasher};
+use std::io::{self, BufRead, BufReader};
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+
+use super::stage::current_state;
+use crate::message::MessageHash;
+use crate::protocol::diffline::DiffLine;
+use crate::walk::as_path;
+
+/// Where the flags start in a Maildir name: `unique:2,FLAGS`.
+const INFO: &[u8] = b":2,";
+
+/// The twins found so far, and what is needed to look for more.
+#[derive(Default)]
+pub struct Twins {
+    /// The files of each Maildir folder already looked at, by unique part.
+    folders: HashMap<PathBuf, HashMap<Vec<u8>, Vec<Candidate>>>,
+    /// Every name in the db-file and in the diff, as 64-bit hashes: these
+    /// belong to the server and are never taken as twins. A collision can
+    /// only make a twin look known, which falls back to fetching.
+    known: Option<HashSet<u64>>,
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    /// `cur` or `new`.
+    sub: &'static str,
+    file_name: Vec<u8>,
+}
+
+/// A local file found to be the renamed copy of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Twin {
+    pub path: PathBuf,
+    pub file_name: Vec<u8>,
+}
+
+/// Where to look for the twin of a message the server renamed.
+pub struct Lookup<'a> {
+    /// The server's name of the message, as in the db-file.
+    pub remote_name: &'a [u8],
+    /// Where that name lives here.
+    pub local_path: &'a Path,
+    /// What the message holds.
+    pub hash: MessageHash,
+}
+
+impl Twins {
+    /// The twin of `lookup`, if exactly one file here can be it. A twin is
+    /// handed out once.
+    pub fn find(
+        &mut self,
+        lookup: &Lookup,
+        db: &Path,
+        commands: &[DiffLine],
+    ) -> io::Result<Option<Twin>> {
+        let Some((remote_folder, file_name)) = split_name(lookup.remote_name) else {
+            return Ok(None);
+        };
+        let Some(remote_maildir) = parent(remote_folder) else {
+            return Ok(None);
+        };
+        let Some(local_maildir) = lookup.local_path.parent().and_then(Path::parent)
+        else {
+            return Ok(None);
+        };
+        let unique = unique_part(file_name);
+
+        let folder = self
+            .folders
+            .entry(local_maildir.to_owned())
+            .or_insert_with(|| index_maildir(local_maildir));
+        let Some(candidates) = folder.get(unique) else {
+            return Ok(None);
+        };
+        let candidates = candidates.clone();
+
+        if self.known.is_none() {
+            self.known = Some(known_names(db, commands)?);
+        }
+        let known = self.known.as_ref().expect("loaded above");
+
+        let mut found = None;
+        for candidate in candidates {
+            let mut remote = remote_maildir.to_vec();
+            remote.push(b'/');
+            remote.extend_from_slice(candidate.sub.as_bytes());
+            remote.push(b'/');
+            remote.extend_from_slice(&candidate.file_name);
+            if known.contains(&name_hash(&remote)) {
+                continue;
+            }
+            let path = local_maildir
+                .join(candidate.sub)
+                .join(as_path(&candidate.file_name));
+            if !matches!(current_state(&path), Ok(Some(hash)) if hash == lookup.hash) {
+                continue;
+            }
+            if found.is_some() {
+                // Two renamed copies: which one the server's name stands
+                // for is a guess, so take neither.
+                return Ok(None);
+            }
+            found = Some(Twin {
+                path,
+                file_name: candidate.file_name,
+            });
+        }
+
+        if let Some(twin) = &found {
+            if let Some(list) = self
+                .folders
+                .get_mut(local_maildir)
+                .and_then(|folder| folder.get_mut(unique))
+            {
+                list.retain(|c| c.file_name != twin.file_name);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether the server knows `remote_name` (it is in the db-file or the
+    /// diff). Only valid after [`Twins::find`] found a twin.
+    pub fn is_known(&self, remote_name: &[u8]) -> bool {
+        self.known
+            .as_ref()
+            .is_none_or(|known| known.contains(&name_hash(remote_name)))
+    }
+}
+
+/// The name a twin takes when the server renamed `source` to `target` and
+/// this side renamed it to `twin`: the target's name, with the flags the
+/// server set or cleared and those this side set or cleared. A target
+/// without flags (a message in `new/`) keeps its name as it is.
+pub fn merged_name(source: &[u8], target: &[u8], twin: &[u8]) -> Vec<u8> {
+    let Some(target_flags) = flags(target) else {
+        return target.to_vec();
+    };
+    let base = flags(source).unwrap_or_default();
+    let here = flags(twin).unwrap_or_default();
+
+    let set_here = |f: &&u8| !base.contains(f);
+    let cleared_here = |f: &&u8| base.contains(f) && !here.contains(f);
+    let mut merged: Vec<u8> = target_flags
+        .iter()
+        .chain(here.iter().filter(set_here))
+        .filter(|f| !cleared_here(f))
+        .copied()
+        .collect();
+    merged.sort_unstable();
+    merged.dedup();
+
+    let mut name = unique_part(target).to_vec();
+    name.extend_from_slice(INFO);
+    name.extend_from_slice(&merged);
+    name
+}
+
+/// The part of a Maildir name before its flags.
+fn unique_part(file_name: &[u8]) -> &[u8] {
+    match find(file_name, INFO) {
+        Some(at) => &file_name[..at],
+        None => file_name,
+    }
+}
+
+/// The flags of a Maildir name, if it has the `:2,` part.
+fn flags(file_name: &[u8]) -> Option<&[u8]> {
+    find(file_name, INFO).map(|at| &file_name[at + INFO.len()..])
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// `folder/file` split at its last `/`.
+fn split_name(name: &[u8]) -> Option<(&[u8], &[u8])> {
+    let at = name.iter().rposition(|&b| b == b'/')?;
+    Some((&name[..at], &name[at + 1..]))
+}
+
+fn parent(folder: &[u8]) -> Option<&[u8]> {
+    split_name(folder).map(|(parent, _)| parent)
+}
+
+/// The files of `cur/` and `new/` of a Maildir folder, by unique part.
+fn index_maildir(maildir: &Path) -> HashMap<Vec<u8>, Vec<Candidate>> {
+    let mut index: HashMap<Vec<u8>, Vec<Candidate>> = HashMap::new();
+    for sub in ["cur", "new"] {
+        let Ok(entries) = fs::read_dir(maildir.join(sub)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name().into_vec();
+            index
+                .entry(unique_part(&file_name).to_vec())
+                .or_default()
+                .push(Candidate { sub, file_name });
+        }
+    }
+    index
+}
+
+/// The hashes of every name in the db-file and in the diff.
+fn known_names(db: &Path, commands: &[DiffLine]) -> io::Result<HashSet<u64>> {
+    let mut known: HashSet<u64> = commands
+        .iter()
+        .flat_map(DiffLine::names)
+        .map(name_hash)
+        .collect();
+
+    let file = match File::open(db) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(known),
+        Err(error) => return Err(error),
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(known);
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        // `HSHA BSHA NAME`: the name is everything after the second space.
+        let mut fields = line.splitn(3, |&b| b == b' ');
+        if let (Some(_), Some(_), Some(name)) =
+            (fields.next(), fields.next(), fields.next())
+        {
+            known.insert(name_hash(name));
+        }
+    }
+}
+
+fn name_hash(name: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    name.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merged(source: &str, target: &str, twin: &str) -> String {
+        String::from_utf8(merged_name(
+            source.as_bytes(),
+            target.as_bytes(),
+            twin.as_bytes(),
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn flags_set_on_both_sides_are_kept() {
+        assert_eq!(merged("x:2,S", "x:2,FS", "x:2,RS"), "x:2,FRS");
+    }
+
+    #[test]
+    fn a_flag_cleared_here_stays_cleared() {
+        assert_eq!(merged("x:2,S", "x:2,FS", "x:2,"), "x:2,F");
+    }
+
+    #[test]
+    fn a_flag_cleared_there_stays_cleared() {
+        assert_eq!(merged("x:2,RS", "x:2,R", "x:2,FRS"), "x:2,FR");
+    }
+
+    #[test]
+    fn a_message_leaving_new_takes_the_flags_set_here() {
+        assert_eq!(merged("x", "x:2,S", "x:2,T"), "x:2,ST");
+    }
+
+    #[test]
+    fn a_target_in_new_keeps_its_name() {
+        assert_eq!(merged("x:2,S", "x", "x:2,RS"), "x");
+    }
+
+    #[test]
+    fn a_move_to_another_folder_keeps_the_targets_unique_part() {
+        assert_eq!(merged("x:2,S", "y:2,S", "x:2,FS"), "y:2,FS");
+    }
+
+    #[test]
+    fn unique_part_stops_at_the_flags() {
+        assert_eq!(unique_part(b"123.abc:2,S"), b"123.abc");
+        assert_eq!(unique_part(b"123.abc"), b"123.abc");
+        assert_eq!(flags(b"123.abc:2,"), Some(&b""[..]));
+        assert_eq!(flags(b"123.abc"), None);
+    }
+}
