@@ -214,6 +214,14 @@ pub fn explain(context: &str, cause: &str) -> Explanation {
                  lives elsewhere.",
             ),
         ),
+        (_, "disk-full") => Explanation::new(
+            gettext("The Disk Is Full"),
+            gettext(
+                "A message or the record of the synchronization could not be written \
+                 because the disk (or your quota) is full. What was received so far \
+                 is kept. Free some space and synchronize again.",
+            ),
+        ),
         (_, "mass-deletion") => Explanation::new(
             gettext("Too Many Messages Would Be Deleted"),
             gettext(
@@ -441,6 +449,7 @@ mod tests {
             "translator-not-found",
             "mailbox-has--absolute-path",
             "mass-deletion",
+            "disk-full",
             "remote-program-missing",
             "protocol-error",
             "unsafe-name",

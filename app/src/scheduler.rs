@@ -151,9 +151,11 @@ pub fn classify(outcome: &SyncOutcome, mailboxes: &Mailboxes) -> Report {
         return report(Side::Local, message, ssh.kind.tags(), Some(ssh.kind));
     }
     let (side, message, tags) = match (&outcome.failure, &outcome.remote_tags) {
-        // The local side only saw the connection drop: the server's own
-        // report says why.
-        (Some(local), Some(remote)) if local.tags.cause == "network" => {
+        // The local side only saw the connection drop, or the other side's
+        // scan fail: the other side's own report says why.
+        (Some(local), Some(remote))
+            if local.tags.cause == "network" || local.tags.context == "mddiff" =>
+        {
             (Side::Remote, remote_text(), remote.clone())
         }
         (Some(local), _) => (Side::Local, local.message.clone(), local.tags.clone()),
@@ -999,6 +1001,17 @@ mod tests {
         assert_eq!(remote.outcome, Outcome::NeedsPerson);
         assert_eq!(failure.side, Side::Remote);
         assert_eq!(failure.message, "smd-server: ERROR: remote trouble");
+
+        // The server's scan failed: its own tags name the folder to fix.
+        let scan = Failure::new(
+            "the other side failed to scan its mailbox",
+            Tags::new("mddiff", "unknown", true),
+        );
+        let unreadable = Tags::new("mddiff", "bad-directory-permission", true)
+            .with(Action::DisplayPermissions("/srv/Mail/.X".into()));
+        let remote = classify(&outcome(1, Some(scan), Some(unreadable.clone())), &none);
+        let failure = remote.failure.unwrap();
+        assert_eq!((failure.side, failure.tags), (Side::Remote, unreadable));
 
         // Nothing said at all: ssh could not connect.
         let silent = classify(&outcome(1, None, None), &none);

@@ -6,6 +6,7 @@
 //! text form exists only for the command line and for smd 1.3 peers.
 
 use std::fmt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// What a person, or the applet, may do about a failure.
@@ -47,6 +48,11 @@ impl fmt::Display for Action {
     }
 }
 
+/// Whether `error` says the disk (or the user's quota) is full.
+pub fn is_disk_full(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
 /// Quotes a path as smd's tag lines do: double quotes, with `"` and `)`
 /// backslash-escaped.
 fn quote(path: &Path) -> String {
@@ -84,6 +90,24 @@ impl Tags {
     /// A transient failure worth retrying.
     pub fn retry(context: &'static str, cause: &'static str) -> Tags {
         Tags::new(context, cause, false).with(Action::Retry)
+    }
+
+    /// Tags for a write, rename or flush of `path` that failed with
+    /// `error`. A full disk (or quota) is said as such, since freeing space
+    /// is the fix; anything else is `cause`, with the permissions of `path`
+    /// to look at.
+    pub fn write_error(
+        context: &'static str,
+        cause: &'static str,
+        error: &io::Error,
+        path: &Path,
+    ) -> Tags {
+        if is_disk_full(error) {
+            Tags::new(context, "disk-full", true)
+        } else {
+            Tags::new(context, cause, true)
+                .with(Action::DisplayPermissions(path.to_owned()))
+        }
     }
 
     /// Whether trying again, with no one acting, may succeed.
@@ -232,6 +256,7 @@ fn leak_known(word: &str) -> &'static str {
         "translator-not-found",
         "mailbox-has--absolute-path",
         "mass-deletion",
+        "disk-full",
         "interrupted",
         "protocol-error",
         "unsafe-name",
@@ -308,6 +333,24 @@ mod tests {
              human-intervention(necessary) suggested-actions(run(mv -n \
              \"/h/Mail/cur/a\\\"b\\)\" \"/h/Mail/tmp/a\\\"b\\)\"))"
         );
+    }
+
+    #[test]
+    fn a_full_disk_is_not_a_permission_problem() {
+        let path = Path::new("/h/Mail/tmp/x");
+        for errno in [libc::ENOSPC, libc::EDQUOT] {
+            let full = io::Error::from_raw_os_error(errno);
+            let tags = Tags::write_error("receive", "non-writeable-file", &full, path);
+            assert_eq!(
+                tags.to_string(),
+                "error::context(receive) probable-cause(disk-full) \
+                 human-intervention(necessary) "
+            );
+        }
+        let denied = io::Error::from_raw_os_error(libc::EACCES);
+        let tags = Tags::write_error("receive", "non-writeable-file", &denied, path);
+        assert_eq!(tags.cause, "non-writeable-file");
+        assert_eq!(tags.actions, [Action::DisplayPermissions(path.to_owned())]);
     }
 
     #[test]

@@ -886,6 +886,42 @@ fn a_missing_mailbox_on_the_server_stops_the_run() {
     );
 }
 
+/// A server that cannot save its new db-file says so in its own tags
+/// (with the file to look at); the client only knows the other side's scan
+/// failed. Nothing changes on either side.
+#[test]
+fn a_server_unable_to_save_its_db_says_why() {
+    let sb = synced();
+    put(&sb.server, b"Mail/cur/n", &mail("n", "new"));
+    let new_db = db_path(&sb.server, &format!("{DB}.new"));
+    fs::create_dir(&new_db).unwrap();
+    let before = snapshot(&sb.client);
+
+    let run = sb.sync(&[EP, "Mail"], &[EP, "Mail"]);
+    run.assert_codes(5, 3);
+    assert_eq!(
+        run.server.tags(),
+        [format!(
+            "error::context(mddiff) probable-cause(bad-permissions) \
+             human-intervention(necessary) suggested-actions(display-permissions({}))",
+            quoted(&new_db)
+        )],
+        "{}",
+        run.server.stderr
+    );
+    assert_eq!(
+        run.client.tags(),
+        ["error::context(mddiff) probable-cause(unknown) human-intervention(necessary) "],
+        "{}",
+        run.client.stderr
+    );
+    assert!(new_db.is_dir());
+    assert_eq!(
+        snapshot_changes(&before, &snapshot(&sb.client)),
+        Vec::<String>::new()
+    );
+}
+
 // ------------------------------------------------------------ local sync
 
 const TO_BACKUP: &str = r#"#!/bin/sh

@@ -262,18 +262,42 @@ fn a_line_longer_than_any_name_is_refused() {
     check_client_end(&setup, client, 6, "longer than", "long line");
 }
 
+/// The server's scan failed: the client stops before applying anything,
+/// and its tags say why as well as the text allows.
 #[test]
 fn an_error_line_aborts_with_exit_3() {
-    let setup = client_setup();
-    let mut client = start_client(&setup.sb);
-    server_handshake(&mut client);
-    client.send_line(&add_line(b"Mail/new/good", &fetched()));
-    client.send_line(b"ERROR Unable to open directory 'Mail/.X': Permission denied");
-    client.send_line(b"END");
-    let (exit, rest) =
-        check_client_end(&setup, client, 3, "Unable to open directory", "ERROR");
-    assert!(exit.tags()[0].contains("probable-cause(directory-disappeared)"));
-    assert!(String::from_utf8_lossy(&rest).contains("ABORT"));
+    for (error, cause) in [
+        (
+            "Unable to open directory 'Mail/.X': Permission denied (os error 13)",
+            "probable-cause(bad-directory-permission) human-intervention(necessary)",
+        ),
+        (
+            "Unable to open directory 'Mail/.X': No such file or directory",
+            "probable-cause(directory-disappeared) human-intervention(avoidable)",
+        ),
+        (
+            "Unable to open directory Mail/.X",
+            "probable-cause(directory-disappeared) human-intervention(avoidable)",
+        ),
+        (
+            "this run would delete 9 of the 10 messages known (more than 50%)",
+            "probable-cause(mass-deletion) human-intervention(necessary)",
+        ),
+        (
+            "something else went wrong",
+            "probable-cause(unknown) human-intervention(necessary)",
+        ),
+    ] {
+        let setup = client_setup();
+        let mut client = start_client(&setup.sb);
+        server_handshake(&mut client);
+        client.send_line(&add_line(b"Mail/new/good", &fetched()));
+        client.send_line(format!("ERROR {error}").as_bytes());
+        client.send_line(b"END");
+        let (exit, rest) = check_client_end(&setup, client, 3, error, "ERROR");
+        assert!(exit.tags()[0].contains(cause), "{error}: {:?}", exit.tags());
+        assert!(String::from_utf8_lossy(&rest).contains("ABORT"));
+    }
 }
 
 #[test]

@@ -289,6 +289,16 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             ));
         }
 
+        // A scan that failed may have sent only part of its changes: apply
+        // none of them.
+        let scan_error = commands.iter().find_map(|command| match command {
+            DiffLine::Error(text) => Some(text),
+            _ => None,
+        });
+        if let Some(text) = scan_error {
+            return Err(self.stop(other_side_scan_failed(text)));
+        }
+
         let total = commands.len();
         for (done, command) in commands.iter().enumerate() {
             if let Err(failure) =
@@ -532,17 +542,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     }
                 }
             }
-            DiffLine::Error(text) => {
-                let tags = if text.starts_with("Unable to open directory") {
-                    Tags::new("mddiff", "directory-disappeared", false)
-                } else {
-                    Tags::new("mddiff", "unknown", true)
-                };
-                Err(conflict(Failure::new(
-                    format!("the other side failed to scan its mailbox: {text}"),
-                    tags,
-                )))
-            }
+            DiffLine::Error(text) => Err(other_side_scan_failed(text)),
         }
     }
 
@@ -783,8 +783,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                                 "unable to create the folder {}: {error}",
                                 dir.display()
                             ),
-                            Tags::new("mkdir", "wrong-permissions", true)
-                                .with(Action::DisplayPermissions(dir.clone())),
+                            Tags::write_error("mkdir", "wrong-permissions", &error, &dir),
                         )
                     })?;
                 self.stager.touched(&dir);
@@ -1255,8 +1254,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 self.abort();
                 let failure = Failure::new(
                     format!("unable to save the db-file {}: {error}", paths.db.display()),
-                    Tags::new("rename", "bad-permissions", true)
-                        .with(Action::DisplayPermissions(paths.db.clone())),
+                    Tags::write_error("rename", "bad-permissions", &error, &paths.db),
                 );
                 return Err((ClientExit::DbRenameFailed, failure));
             }
@@ -1333,6 +1331,33 @@ const EMPTY: MessageHash = MessageHash {
 /// failure" exit, like an smd 1.3 client.
 /// Fails once a stop was asked for (by a signal, see `interrupt`); the
 /// run then ends as after a dropped connection, keeping what it received.
+/// The failure for an `ERROR` line in the diff.
+fn other_side_scan_failed(text: &str) -> (ClientExit, Failure) {
+    let cause = scan_failure_cause(text);
+    // As smd 1.3 says it: a folder that vanished may be back.
+    let human = cause != "directory-disappeared";
+    let failure = Failure::new(
+        format!("the other side failed to scan its mailbox: {text}"),
+        Tags::new("mddiff", cause, human),
+    );
+    (ClientExit::CommandFailed, failure)
+}
+
+/// The probable cause of the other side's scan failing, from the text of
+/// its `ERROR` line (smd 1.3's words, or ours). No action goes with it:
+/// the paths are on the other side.
+fn scan_failure_cause(text: &str) -> &'static str {
+    if text.starts_with("this run would delete") {
+        "mass-deletion"
+    } else if !text.starts_with("Unable to open directory") {
+        "unknown"
+    } else if text.contains("Permission denied") {
+        "bad-directory-permission"
+    } else {
+        "directory-disappeared"
+    }
+}
+
 /// A checked message name split after its folder's `/`.
 fn split_after_folder(name: &[u8]) -> (&[u8], &[u8]) {
     let slash = name

@@ -214,8 +214,7 @@ pub fn handshake(
         fs::rename(paths.new_db(), &paths.db).map_err(|error| {
             Failure::new(
                 format!("unable to rename {}: {error}", paths.new_db().display()),
-                Tags::new("handshake", "bad-permissions", true)
-                    .with(Action::DisplayPermissions(paths.db.clone())),
+                Tags::write_error("handshake", "bad-permissions", &error, &paths.db),
             )
         })?;
         if paths.new_mtime().exists() {

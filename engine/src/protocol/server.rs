@@ -3,7 +3,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::diffline::check_message_name;
 use super::wire::{self, WireError};
@@ -99,13 +99,15 @@ pub fn serve(
         .iter()
         .map(|m| url::decode(m.as_bytes()))
         .collect();
-    let DiffSent { refused, new_db } =
-        match send_diff(options, &paths, &roots, writer, log) {
-            Ok(sent) => sent,
-            Err(failure) => {
-                return ServerOutcome::failed(ServerExit::ClientVanished, failure)
-            }
-        };
+    let DiffSent {
+        scan_failure,
+        new_db,
+    } = match send_diff(options, &paths, &roots, writer, log) {
+        Ok(sent) => sent,
+        Err(failure) => {
+            return ServerOutcome::failed(ServerExit::ClientVanished, failure)
+        }
+    };
 
     if options.stop_after_diff {
         if options.override_db.is_some() {
@@ -124,8 +126,8 @@ pub fn serve(
     let mut outcome =
         serve_requests(options, &paths, new_db, &roots, reader, writer, log);
     if outcome.failure.is_none() {
-        // The client aborts on the refusal; the reason is ours to report.
-        outcome.failure = refused;
+        // The client aborts on a failed scan; the reason is ours to report.
+        outcome.failure = scan_failure;
     }
     outcome
 }
@@ -140,13 +142,36 @@ enum NewDb {
 }
 
 struct DiffSent {
-    /// Why the deletion guard refused the diff, if it did.
-    refused: Option<Failure>,
+    /// Why the scan failed (or the deletion guard refused the diff), if
+    /// it did.
+    scan_failure: Option<Failure>,
     new_db: NewDb,
 }
 
-/// Scans and sends the diff and `END`. A diff refused by the deletion
-/// guard is sent as an `ERROR` line, and the refusal is returned.
+/// How this side reports its own scan failing; the client only sees the
+/// text of an `ERROR` line.
+fn scan_error_tags(error: &ScanError, base: &Path) -> Tags {
+    match error {
+        ScanError::MassDeletion(_) => Tags::new("delete-guard", "mass-deletion", true),
+        ScanError::Walk(WalkError::FolderUnreadable { source, .. })
+            if source.kind() == io::ErrorKind::NotFound =>
+        {
+            Tags::new("mddiff", "directory-disappeared", false)
+        }
+        ScanError::Walk(WalkError::FolderUnreadable { path, .. }) => {
+            Tags::new("mddiff", "bad-directory-permission", true)
+                .with(Action::DisplayPermissions(base.join(as_path(path))))
+        }
+        ScanError::SaveDb { path, source } => {
+            Tags::write_error("mddiff", "bad-permissions", source, path)
+        }
+        ScanError::Walk(_) | ScanError::Db(_) => Tags::new("mddiff", "unknown", true),
+    }
+}
+
+/// Scans and sends the diff and `END`. A failed scan, or a diff refused by
+/// the deletion guard, is sent as an `ERROR` line, and the failure is
+/// returned.
 fn send_diff(
     options: &ServerOptions,
     paths: &DbPaths,
@@ -154,7 +179,7 @@ fn send_diff(
     writer: &mut impl Write,
     log: &mut dyn Write,
 ) -> Result<DiffSent, Failure> {
-    let mut refused = None;
+    let mut scan_failure = None;
     let mut new_db = NewDb::Written;
     let request = ScanRequest {
         base: mail_base(options).to_owned(),
@@ -204,17 +229,9 @@ fn send_diff(
         Err(error) => {
             // The client turns this line into a tagged error of its own.
             let _ = writeln!(log, "ERROR: {error}");
-            if let ScanError::MassDeletion(refusal) = &error {
-                refused = Some(Failure::new(
-                    refusal.to_string(),
-                    Tags::new("delete-guard", "mass-deletion", true),
-                ));
-            }
-            let text = match &error {
-                ScanError::Walk(WalkError::FolderUnreadable { .. }) => error.to_string(),
-                other => other.to_string(),
-            };
-            let text = text.replace('\n', " ");
+            let tags = scan_error_tags(&error, &request.base);
+            scan_failure = Some(Failure::new(error.to_string(), tags));
+            let text = error.to_string().replace('\n', " ");
             if let Err(error) = writeln!(writer, "ERROR {text}") {
                 write_error = Some(error);
             }
@@ -226,7 +243,10 @@ fn send_diff(
         None => writer.write_all(b"END\n").and_then(|()| writer.flush()),
     };
     sent.map_err(|error| Failure::network("send-diff", &WireError::from(error)))?;
-    Ok(DiffSent { refused, new_db })
+    Ok(DiffSent {
+        scan_failure,
+        new_db,
+    })
 }
 
 fn serve_requests(
@@ -485,8 +505,7 @@ fn finish(paths: &DbPaths, new_db: NewDb, dry_run: bool) -> ServerOutcome {
             ServerExit::Failed,
             Failure::new(
                 format!("unable to rename {}: {error}", paths.new_db().display()),
-                Tags::new("rename", "bad-permissions", true)
-                    .with(Action::DisplayPermissions(paths.db.clone())),
+                Tags::write_error("rename", "bad-permissions", &error, &paths.db),
             ),
         ),
     }

@@ -255,8 +255,7 @@ fn rename_failed(staged: &Staged, error: io::Error) -> Failure {
             staged.tmp.display(),
             staged.target.display()
         ),
-        Tags::new("receive", "non-writeable-file", true)
-            .with(Action::DisplayPermissions(staged.target.clone())),
+        Tags::write_error("receive", "non-writeable-file", &error, &staged.target),
     )
 }
 
@@ -303,8 +302,7 @@ pub fn write_failed(path: &Path, error: io::Error) -> Failure {
             "unable to write {}: {error}; check free space and the folder's permissions",
             path.display()
         ),
-        Tags::new("receive", "non-writeable-file", true)
-            .with(Action::DisplayPermissions(path.to_owned())),
+        Tags::write_error("receive", "non-writeable-file", &error, path),
     )
 }
 
