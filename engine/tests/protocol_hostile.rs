@@ -594,6 +594,54 @@ fn bad_db_deltas_are_refused() {
     assert_eq!(fs::read(db_path(&setup.sb.client, DB)).unwrap(), good_db);
 }
 
+// ------------------------------------------------ an smd 1.3 server's quirks
+
+/// smd 1.3 writes REPLACEHEADER names unencoded, so a folder named with a
+/// literal `%41` arrives as `%41`: the client must not decode it to `A`
+/// when only the name as written exists here (nor create the decoded
+/// folder), and must ask for the header under the server's real name.
+#[test]
+fn a_raw_replaceheader_name_with_a_percent_is_taken_as_written() {
+    let sb = Sandbox::new();
+    let name = b"Mail/.x%41y/cur/m:2,S";
+    let old = mail("old", "the body");
+    let new = cat(&[b"Subject: new\n\n", split(&old).1]);
+    put(&sb.client, name, &old);
+
+    let mut client =
+        Peer::spawn(CLIENT, &sb.client, &os_args(&[EP, "Mail"]), sb.logs.path());
+    assert_eq!(client.line_text().as_deref(), Some("protocol 1.3"));
+    client.line_text();
+    server_handshake(&mut client);
+    let (h, b, h2) = (hsha(&old), bsha(&old), hsha(&new));
+    let line = format!("REPLACEHEADER Mail/.x%41y/cur/m:2,S {h} {b} WITH {h2}");
+    client.send_line(line.as_bytes());
+    client.send_line(b"END");
+    assert_eq!(
+        client.line_text().as_deref(),
+        Some("GETHEADER Mail/.x%41y/cur/m:2,S")
+    );
+    let header = split(&new).0;
+    client.send(&cat(&[
+        format!("chunk {}\n", header.len()).as_bytes(),
+        header,
+    ]));
+    assert_eq!(client.line_text().as_deref(), Some("COMMIT"));
+    let db = format!("{h2} {b} Mail/.x%41y/cur/m:2,S\n");
+    let delta = vcdiff_add_only(db.as_bytes());
+    client.send(&cat(&[
+        format!("chunk {}\n", delta.len()).as_bytes(),
+        &delta,
+    ]));
+    assert_eq!(client.line_text().as_deref(), Some("DONE"));
+    let (exit, _) = client.finish();
+
+    assert_eq!(exit.code, Some(0), "{}", exit.stderr);
+    assert_eq!(read(&sb.client, name), new);
+    assert!(!sb.client.join("Mail/.xAy").exists(), "decoded folder made");
+    assert_eq!(fs::read(db_path(&sb.client, DB)).unwrap(), db.as_bytes());
+}
+
 // ----------------------------------------------------- a hostile client
 
 const SERVER_SECRET: &[u8] = b"secret next to the server HOME\n";

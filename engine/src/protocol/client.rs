@@ -450,7 +450,13 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     _ => self.fetch(to, target, hash, Placement::New),
                 }
             }
-            DiffLine::ReplaceHeader { name, old, header } => {
+            DiffLine::ReplaceHeader {
+                name,
+                as_written,
+                old,
+                header,
+            } => {
+                let name = self.replaced_name(name, as_written.as_deref())?;
                 let local = self.local(name)?;
                 let new = MessageHash {
                     header: *header,
@@ -705,6 +711,42 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             ),
             tags,
         )
+    }
+
+    /// Which of a REPLACEHEADER's two readings names a message here: the
+    /// decoded name (our servers encode it), unless only the name as
+    /// written exists (smd 1.3 servers write it raw, so a `%41` in it may be
+    /// part of the name).
+    fn replaced_name<'n>(
+        &mut self,
+        decoded: &'n [u8],
+        as_written: Option<&'n [u8]>,
+    ) -> Step<&'n [u8]> {
+        let Some(raw) = as_written else {
+            return Ok(decoded);
+        };
+        // A translator may refuse the raw reading: then it is not here.
+        if !self.is_here(decoded)? && self.is_here(raw).unwrap_or(false) {
+            Ok(raw)
+        } else {
+            Ok(decoded)
+        }
+    }
+
+    /// Whether a remote message name exists here, creating nothing.
+    fn is_here(&mut self, name: &[u8]) -> Step<bool> {
+        let (folder, file_name) = split_after_folder(name);
+        let folder = &folder[..folder.len() - 1];
+        let local_folder = self
+            .translator
+            .translate(folder)
+            .map_err(|failure| (ClientExit::Failed, failure))?;
+        let path = self
+            .options
+            .home
+            .join(as_path(&local_folder))
+            .join(as_path(file_name));
+        Ok(fs::symlink_metadata(path).is_ok())
     }
 
     /// Resolves a remote message name to its local path, creating its

@@ -36,6 +36,9 @@ pub enum DiffLine {
     },
     ReplaceHeader {
         name: Vec<u8>,
+        /// The name as written, when decoding changed it: smd 1.3 writes
+        /// this command's name unencoded, so its `%41` may be literal.
+        as_written: Option<Vec<u8>>,
         old: MessageHash,
         header: Sha,
     },
@@ -76,8 +79,13 @@ impl DiffLine {
         match self {
             DiffLine::Add { name, .. }
             | DiffLine::Delete { name, .. }
-            | DiffLine::ReplaceHeader { name, .. }
             | DiffLine::Replace { name, .. } => vec![name],
+            DiffLine::ReplaceHeader {
+                name, as_written, ..
+            } => std::iter::once(name)
+                .chain(as_written)
+                .map(Vec::as_slice)
+                .collect(),
             DiffLine::Copy { from, to, .. }
             | DiffLine::Move { from, to, .. }
             | DiffLine::CopyBody { from, to, .. } => vec![from, to],
@@ -104,8 +112,11 @@ fn parse(line: &[u8]) -> Option<DiffLine> {
             header: sha(old_header)?,
             body: sha(body)?,
         };
+        let decoded = name_of(name)?;
+        let as_written = (decoded != name).then(|| name.to_vec());
         return Some(DiffLine::ReplaceHeader {
-            name: name_of(name)?,
+            name: decoded,
+            as_written,
             old,
             header: sha(header)?,
         });
@@ -288,6 +299,8 @@ mod tests {
                 },
                 DiffLine::ReplaceHeader {
                     name: name.to_vec(),
+                    // Written encoded: the raw reading is kept too.
+                    as_written: Some(url::encode(name)),
                     old: hash,
                     header: Sha::EMPTY,
                 },
@@ -318,6 +331,16 @@ mod tests {
         let line = format!("REPLACEHEADER Mail/cur/a b {h} {h} WITH {h}");
         match DiffLine::parse(line.as_bytes()).unwrap() {
             DiffLine::ReplaceHeader { name, .. } => assert_eq!(name, b"Mail/cur/a b"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let line = format!("REPLACEHEADER Mail/.x%41y/cur/a {h} {h} WITH {h}");
+        match DiffLine::parse(line.as_bytes()).unwrap() {
+            DiffLine::ReplaceHeader {
+                name, as_written, ..
+            } => {
+                assert_eq!(name, b"Mail/.xAy/cur/a");
+                assert_eq!(as_written.as_deref(), Some(&b"Mail/.x%41y/cur/a"[..]));
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
