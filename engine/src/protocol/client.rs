@@ -275,6 +275,17 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         self.db = paths.db.clone();
 
         let commands = self.receive_diff(&roots)?;
+
+        // A scan that failed may have sent only part of its changes: apply
+        // none of them.
+        let scan_error = commands.iter().find_map(|command| match command {
+            DiffLine::Error(text) => Some(text),
+            _ => None,
+        });
+        if let Some(text) = scan_error {
+            return Err(self.stop(other_side_scan_failed(text)));
+        }
+
         if options.rename_only {
             return self.write_rename_script(&commands);
         }
@@ -287,16 +298,6 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 ClientExit::CommandFailed,
                 Failure::new(refusal.to_string(), tags),
             ));
-        }
-
-        // A scan that failed may have sent only part of its changes: apply
-        // none of them.
-        let scan_error = commands.iter().find_map(|command| match command {
-            DiffLine::Error(text) => Some(text),
-            _ => None,
-        });
-        if let Some(text) = scan_error {
-            return Err(self.stop(other_side_scan_failed(text)));
         }
 
         let total = commands.len();
@@ -1306,15 +1307,6 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
 
     fn write_rename_script(&mut self, commands: &[DiffLine]) -> Step {
         let failed = |failure| (ClientExit::Failed, failure);
-        if let Some(DiffLine::Error(text)) =
-            commands.iter().find(|c| matches!(c, DiffLine::Error(_)))
-        {
-            self.abort();
-            return Err(failed(Failure::new(
-                format!("the other side failed to scan its mailbox: {text}"),
-                Tags::new("mddiff", "unknown", true),
-            )));
-        }
         let renames = renamings(commands);
         let mut script = b"#!/bin/sh\n\n".to_vec();
         for (copy, from, to) in renames {
