@@ -337,6 +337,36 @@ fn assert_converged_except_empty(sb: &Sandbox) {
     assert_no_tmp_leftovers(sb);
 }
 
+/// Received messages take their folder's permissions without the execute
+/// bits: private in a private Maildir, group-readable in a shared one
+/// (assuming the usual umask, which takes nothing from these modes).
+#[test]
+fn received_mail_takes_the_permissions_of_its_folder() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let sb = Sandbox::new();
+    put(&sb.server, b"Mail/cur/private", &mail("p", "private"));
+    put(&sb.server, b"Mail/.Shared/cur/shared", &mail("s", "shared"));
+    for (folder, mode) in [("Mail", 0o700), ("Mail/.Shared", 0o750)] {
+        for sub in ["cur", "new", "tmp"] {
+            let dir = sb.client.join(folder).join(sub);
+            fs::create_dir_all(&dir).unwrap();
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+        }
+    }
+
+    sb.sync(&[EP, "Mail"], &[EP, "Mail"]).assert_ok();
+    let mode_of = |name: &str| {
+        fs::metadata(sb.client.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode_of("Mail/cur/private"), 0o600);
+    assert_eq!(mode_of("Mail/.Shared/cur/shared"), 0o640);
+}
+
 /// A message met twice in one scan is sent as an ADD and a COPY of it,
 /// "instead of a second transfer" (diff.rs). Mailboxes with a folder
 /// holding a copy of every message (Gmail's "All Mail") are full of them.

@@ -7,12 +7,12 @@
 //! verified messages under their final names (and perhaps a stray file in
 //! a `tmp/` folder, which Maildir readers ignore).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 
@@ -56,6 +56,8 @@ pub struct Stager {
     dirty_dirs: BTreeSet<PathBuf>,
     counter: u64,
     in_flight: Option<InFlight>,
+    /// The mode of the messages written in each `tmp/` folder.
+    file_modes: HashMap<PathBuf, u32>,
 }
 
 /// A batch being put in place by its thread.
@@ -73,13 +75,14 @@ impl Stager {
         file_name: &[u8],
     ) -> io::Result<(File, PathBuf)> {
         let base = std::ffi::OsStr::from_bytes(file_name);
+        let mode = self.file_mode(tmp_dir);
         let mut candidate = tmp_dir.join(base);
         loop {
             match OpenOptions::new()
                 .write(true)
                 .read(true)
                 .create_new(true)
-                .mode(0o600)
+                .mode(mode)
                 .open(&candidate)
             {
                 Ok(file) => return Ok((file, candidate)),
@@ -92,6 +95,20 @@ impl Stager {
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// Messages get the permissions of their folder, without the execute
+    /// bits (as Dovecot does): private in a private Maildir, readable by
+    /// the group in one shared with it. The umask still applies.
+    fn file_mode(&mut self, tmp_dir: &Path) -> u32 {
+        *self
+            .file_modes
+            .entry(tmp_dir.to_owned())
+            .or_insert_with(|| match fs::metadata(tmp_dir) {
+                // Never less than the owner's reading and writing.
+                Ok(folder) => folder.permissions().mode() & 0o666 | 0o600,
+                Err(_) => 0o600,
+            })
     }
 
     /// Queues a verified file in `tmp/` to be renamed to `target`. An
