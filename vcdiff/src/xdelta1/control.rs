@@ -26,6 +26,7 @@ const MAX_UINT_BYTES: usize = 5;
 /// file the patch was made from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SourceInfo {
+    /// Shown by `xdelta info` only: written, but skipped when reading.
     pub(crate) name: Vec<u8>,
     pub(crate) md5: [u8; 16],
     pub(crate) len: u32,

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 
 use flate2::bufread::GzDecoder;
 
-use super::control::{Header, Reader, SourceInfo};
+use super::control::{Header, Instruction, Reader, SourceInfo};
 use super::error::Xdelta1Error;
 use super::{
     md5, FLAG_FROM_COMPRESSED, FLAG_NO_VERIFY, FLAG_PATCH_COMPRESSED, FLAG_TO_COMPRESSED,
@@ -162,6 +162,51 @@ struct Sources<'a> {
     names: Vec<&'static str>,
 }
 
+impl<'a> Sources<'a> {
+    fn new(list: &[SourceInfo], data: &'a [u8], source: &'a [u8]) -> Sources<'a> {
+        let (bytes, names) = list
+            .iter()
+            .map(|info| {
+                if info.is_data {
+                    (data, "data")
+                } else {
+                    (source, "source")
+                }
+            })
+            .unzip();
+        Sources { bytes, names }
+    }
+
+    /// The bytes instruction `number` appends, once its source is known to
+    /// exist and its offset is resolved.
+    fn piece(
+        &self,
+        number: u32,
+        instruction: &Instruction,
+    ) -> Result<&'a [u8], Xdelta1Error> {
+        if instruction.length == 0 {
+            return Err(Xdelta1Error::ZeroLengthInstruction {
+                instruction: number,
+            });
+        }
+        let index = instruction.index as usize;
+        let bytes = self.bytes[index];
+        let start = instruction.offset as usize;
+        let end = u64::from(instruction.offset) + u64::from(instruction.length);
+        let piece = usize::try_from(end)
+            .ok()
+            .and_then(|end| bytes.get(start..end));
+
+        piece.ok_or(Xdelta1Error::CopyOutOfRange {
+            instruction: number,
+            from: self.names[index],
+            offset: instruction.offset,
+            length: instruction.length,
+            available: bytes.len(),
+        })
+    }
+}
+
 /// Reads the control, checks it against `source` and builds the result.
 fn apply<R: BufRead>(
     reader: &mut Reader<R>,
@@ -171,42 +216,10 @@ fn apply<R: BufRead>(
 ) -> Result<Vec<u8>, Xdelta1Error> {
     let header = reader.header()?;
     let (data_info, source_info) = roles(&header.sources)?;
+    check_lengths(&header, data_info, source_info, source, limit)?;
+    let data = read_data(envelope, data_info.map_or(0, |info| info.len))?;
 
-    if header.to_len as usize > limit {
-        return Err(Xdelta1Error::TargetTooLarge {
-            length: header.to_len,
-            limit,
-        });
-    }
-    if let Some(info) = source_info {
-        if info.len as usize != source.len() {
-            return Err(Xdelta1Error::SourceLengthMismatch {
-                expected: info.len,
-                actual: source.len(),
-            });
-        }
-    }
-    let data_len = data_info.map_or(0, |info| info.len);
-    if data_len > header.to_len {
-        return Err(Xdelta1Error::PartTooLarge {
-            part: "data",
-            bound: u64::from(header.to_len),
-        });
-    }
-    let data = read_data(envelope, data_len)?;
-
-    let sources = Sources {
-        bytes: header
-            .sources
-            .iter()
-            .map(|info| if info.is_data { &data[..] } else { source })
-            .collect(),
-        names: header
-            .sources
-            .iter()
-            .map(|info| if info.is_data { "data" } else { "source" })
-            .collect(),
-    };
+    let sources = Sources::new(&header.sources, &data, source);
     let result = run_instructions(reader, &header, &sources)?;
     if !reader.at_end()? {
         return Err(Xdelta1Error::TrailingBytes { part: "control" });
@@ -222,6 +235,39 @@ fn apply<R: BufRead>(
         )?;
     }
     Ok(result)
+}
+
+/// Checks the announced lengths before anything is read or allocated on
+/// their strength.
+fn check_lengths(
+    header: &Header,
+    data_info: Option<&SourceInfo>,
+    source_info: Option<&SourceInfo>,
+    source: &[u8],
+    limit: usize,
+) -> Result<(), Xdelta1Error> {
+    if header.to_len as usize > limit {
+        return Err(Xdelta1Error::TargetTooLarge {
+            length: header.to_len,
+            limit,
+        });
+    }
+    if let Some(info) = source_info {
+        if info.len as usize != source.len() {
+            return Err(Xdelta1Error::SourceLengthMismatch {
+                expected: info.len,
+                actual: source.len(),
+            });
+        }
+    }
+    // The data part only holds bytes of the result.
+    if data_info.is_some_and(|info| info.len > header.to_len) {
+        return Err(Xdelta1Error::PartTooLarge {
+            part: "data",
+            bound: u64::from(header.to_len),
+        });
+    }
+    Ok(())
 }
 
 /// Finds the data segment and the source file in the list, in the only
@@ -326,30 +372,11 @@ fn run_instructions<R: BufRead>(
                 index: instruction.index,
             });
         };
-        if instruction.length == 0 {
-            return Err(Xdelta1Error::ZeroLengthInstruction {
-                instruction: number,
-            });
-        }
         if info.sequential {
             instruction.offset = positions[index];
         }
 
-        let bytes = sources.bytes[index];
-        let start = instruction.offset as usize;
-        let end = u64::from(instruction.offset) + u64::from(instruction.length);
-        let piece = usize::try_from(end)
-            .ok()
-            .and_then(|end| bytes.get(start..end));
-        let Some(piece) = piece else {
-            return Err(Xdelta1Error::CopyOutOfRange {
-                instruction: number,
-                from: sources.names[index],
-                offset: instruction.offset,
-                length: instruction.length,
-                available: bytes.len(),
-            });
-        };
+        let piece = sources.piece(number, &instruction)?;
         if result.len() + piece.len() > to_len {
             return Err(Xdelta1Error::LengthMismatch {
                 declared: header.to_len,
@@ -357,8 +384,8 @@ fn run_instructions<R: BufRead>(
             });
         }
         result.extend_from_slice(piece);
-        // `end` is within a source, so below 4 GiB.
-        positions[index] = end as u32;
+        // The piece lies within a source, so its end is below 4 GiB.
+        positions[index] = instruction.offset + instruction.length;
     }
 
     if result.len() != to_len {
