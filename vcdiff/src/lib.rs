@@ -24,6 +24,9 @@
 //! ```
 //!
 //! Both work on whole buffers.
+//!
+//! The [`xdelta1`] module reads and writes the older patch format of
+//! xdelta 1.1.x, which smd 1.3.0 uses for the same purpose.
 
 mod address;
 mod checksum;
@@ -36,6 +39,7 @@ mod input;
 mod lzma;
 mod matcher;
 mod varint;
+pub mod xdelta1;
 
 pub use decode::decode;
 pub use encode::encode;

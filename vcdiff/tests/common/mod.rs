@@ -186,3 +186,57 @@ pub fn assert_same(actual: &[u8], expected: &[u8], what: &str) {
         expected.len()
     );
 }
+
+/// Panics with a clear message unless xdelta 1's `xdelta` can be run.
+pub fn require_xdelta1() {
+    let found = Command::new("xdelta").arg("--version").output().is_ok();
+    assert!(
+        found,
+        "the `xdelta` program (xdelta 1.1.3) is needed by these tests but was not \
+         found on PATH; install it (`apt-get install xdelta`, as scripts/install-deps \
+         does)"
+    );
+}
+
+/// `xdelta delta [options] old new patch`: xdelta 1 exits with 1 when the
+/// files differ, like diff, so 0 and 1 are both success.
+pub fn xdelta1_encode_with(options: &[&str], source: &[u8], target: &[u8]) -> Vec<u8> {
+    require_xdelta1();
+    let directory = tempfile::tempdir().expect("temp dir");
+    fs::write(directory.path().join("old"), source).expect("write source");
+    fs::write(directory.path().join("new"), target).expect("write target");
+
+    let mut args = vec!["delta"];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["old", "new", "patch"]);
+    let output = Command::new("xdelta")
+        .args(&args)
+        .current_dir(directory.path())
+        .output()
+        .expect("running xdelta");
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "xdelta {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    fs::read(directory.path().join("patch")).expect("read patch")
+}
+
+/// `xdelta patch patch old new`, or its error message.
+pub fn xdelta1_decode(source: &[u8], patch: &[u8]) -> Result<Vec<u8>, String> {
+    require_xdelta1();
+    let directory = tempfile::tempdir().expect("temp dir");
+    fs::write(directory.path().join("old"), source).expect("write source");
+    fs::write(directory.path().join("patch"), patch).expect("write patch");
+
+    let output = Command::new("xdelta")
+        .args(["patch", "patch", "old", "new"])
+        .current_dir(directory.path())
+        .output()
+        .expect("running xdelta");
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    Ok(fs::read(directory.path().join("new")).expect("read result"))
+}
