@@ -1272,8 +1272,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     // than twice the diff line: a bound a hostile delta
                     // cannot inflate.
                     let limit = old.len() + 2 * self.diff_bytes + 4096;
-                    let new =
-                        vcdiff::decode(&old, &delta, limit).map_err(|e| e.to_string())?;
+                    let new = super::apply_delta(&old, &delta, limit)?;
                     Ok((new != old).then_some(new))
                 });
             let new_db = match rebuilt {

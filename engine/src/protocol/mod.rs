@@ -98,6 +98,84 @@ impl DbPaths {
     pub fn new_mtime(&self) -> PathBuf {
         db::with_suffix(&self.db, ".mtime.new")
     }
+
+    /// Present when the peer of this db-file reads xdelta 1 patches (it is
+    /// smd 1.3.0) rather than VCDIFF deltas; see [`DeltaFormat`].
+    pub fn peer_reads_xdelta1(&self) -> PathBuf {
+        db::with_suffix(&self.db, ".peer-xdelta1")
+    }
+}
+
+/// How the change of the db-file travels at COMMIT.
+///
+/// The released smd 1.3.0 runs `xdelta` 1.1 (`xdelta delta`/`xdelta
+/// patch`); later 1.3 builds run `xdelta3` (VCDIFF). Both speak the same
+/// protocol otherwise, so a server cannot tell which it talks to. It sends
+/// VCDIFF, and when a client aborts right after receiving the delta (what
+/// 1.3.0 does with a patch it cannot read) it sends the other format the
+/// next time, remembering the choice beside the db-file. Our client reads
+/// both, by their magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaFormat {
+    Vcdiff,
+    Xdelta1,
+}
+
+impl DeltaFormat {
+    /// The format the peer of `paths` was last seen to read.
+    pub fn for_peer(paths: &DbPaths) -> DeltaFormat {
+        if paths.peer_reads_xdelta1().exists() {
+            DeltaFormat::Xdelta1
+        } else {
+            DeltaFormat::Vcdiff
+        }
+    }
+
+    pub fn encode(self, old: &[u8], new: &[u8]) -> Vec<u8> {
+        match self {
+            DeltaFormat::Vcdiff => vcdiff::encode(old, new),
+            DeltaFormat::Xdelta1 => vcdiff::xdelta1::encode(old, new),
+        }
+    }
+
+    /// The other one.
+    pub fn other(self) -> DeltaFormat {
+        match self {
+            DeltaFormat::Vcdiff => DeltaFormat::Xdelta1,
+            DeltaFormat::Xdelta1 => DeltaFormat::Vcdiff,
+        }
+    }
+
+    /// Remembers that the peer of `paths` reads this format.
+    pub fn remember(self, paths: &DbPaths) -> std::io::Result<()> {
+        let marker = paths.peer_reads_xdelta1();
+        match self {
+            DeltaFormat::Xdelta1 => fs::write(marker, b""),
+            DeltaFormat::Vcdiff => match fs::remove_file(marker) {
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                result => result,
+            },
+        }
+    }
+}
+
+impl fmt::Display for DeltaFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeltaFormat::Vcdiff => "VCDIFF (xdelta3)",
+            DeltaFormat::Xdelta1 => "xdelta 1",
+        })
+    }
+}
+
+/// Rebuilds the new db-file from `old` and the server's delta, in either
+/// format (told apart by its magic bytes), producing at most `limit` bytes.
+pub fn apply_delta(old: &[u8], delta: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    if vcdiff::xdelta1::is_xdelta1(delta) {
+        vcdiff::xdelta1::decode(old, delta, limit).map_err(|error| error.to_string())
+    } else {
+        vcdiff::decode(old, delta, limit).map_err(|error| error.to_string())
+    }
 }
 
 /// Checks that an overriding path given on the command line (`--override-db`,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::diffline::check_message_name;
 use super::wire::{self, WireError};
-use super::{handshake, DbPaths, Failure};
+use super::{handshake, DbPaths, DeltaFormat, Failure};
 use crate::diff::{write_command, DiffOptions};
 use crate::durable;
 use crate::examine::open_noatime;
@@ -258,6 +258,7 @@ fn serve_requests(
     writer: &mut impl Write,
     log: &mut dyn Write,
 ) -> ServerOutcome {
+    let mut delta_sent = None;
     loop {
         if let Some(signal) = interrupt::requested() {
             let _ = writeln!(log, "ERROR: stopped by {}", signal.name());
@@ -294,10 +295,14 @@ fn serve_requests(
             transmit(roots, mail_base(options), name, Part::Body, writer)
         } else if line == b"COMMIT" {
             send_delta(paths, new_db, options.dry_run, writer)
+                .map(|format| delta_sent = format)
         } else if line == b"DONE" {
             return finish(paths, new_db, options.dry_run);
         } else if line == b"ABORT" {
             let _ = writeln!(log, "ERROR: the client aborted; removing the new db files");
+            if let Some(sent) = delta_sent {
+                try_the_other_delta_format(paths, sent, log);
+            }
             if !options.dry_run {
                 let _ = fs::remove_file(paths.new_db());
                 let _ = fs::remove_file(paths.new_mtime());
@@ -453,15 +458,16 @@ fn read_header(file: &mut File) -> io::Result<Vec<u8>> {
     }
 }
 
+/// Sends the change of the db-file, in the format the client last read;
+/// returns that format (none in a dry run, which sends nothing).
 fn send_delta(
     paths: &DbPaths,
     new_db: NewDb,
     dry_run: bool,
     writer: &mut impl Write,
-) -> Result<(), ServerOutcome> {
-    let delta = if dry_run {
-        Vec::new()
-    } else {
+) -> Result<Option<DeltaFormat>, ServerOutcome> {
+    let format = (!dry_run).then(|| DeltaFormat::for_peer(paths));
+    let delta = if let Some(format) = format {
         let read = |path: PathBuf| {
             super::read_db(&path).map_err(|error| {
                 let failure = Failure::new(
@@ -474,18 +480,42 @@ fn send_delta(
         };
         let old = read(paths.db.clone())?;
         match new_db {
-            NewDb::Written => vcdiff::encode(&old, &read(paths.new_db())?),
-            NewDb::SameAsOld => vcdiff::encode(&old, &old),
+            NewDb::Written => format.encode(&old, &read(paths.new_db())?),
+            NewDb::SameAsOld => format.encode(&old, &old),
         }
+    } else {
+        Vec::new()
     };
     wire::write_chunk(writer, &delta)
         .and_then(|()| writer.flush())
+        .map(|()| format)
         .map_err(|error| {
             ServerOutcome::failed(
                 ServerExit::ClientVanished,
                 Failure::network("xdelta", &error.into()),
             )
         })
+}
+
+/// A client that aborts right after the delta could not use it: an smd
+/// 1.3.0 client cannot read VCDIFF, a later 1.3 one cannot read xdelta 1.
+/// The next run sends the other format (our client reads both, so a wrong
+/// guess after some other failure costs nothing).
+fn try_the_other_delta_format(paths: &DbPaths, sent: DeltaFormat, log: &mut dyn Write) {
+    let next = sent.other();
+    let _ = match next.remember(paths) {
+        Ok(()) => writeln!(
+            log,
+            "INFO: the client could not apply the db delta, sent as {sent}; \
+             if it runs another smd 1.3 build, it reads {next}, which the next \
+             run sends"
+        ),
+        Err(error) => writeln!(
+            log,
+            "INFO: unable to note that the client may read {next} deltas in {}: {error}",
+            paths.peer_reads_xdelta1().display()
+        ),
+    };
 }
 
 fn finish(paths: &DbPaths, new_db: NewDb, dry_run: bool) -> ServerOutcome {
