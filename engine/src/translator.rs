@@ -90,14 +90,20 @@ impl fmt::Display for TranslatorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TranslatorError::NotRunnable { command, error } => {
-                write!(f, "unable to run the translator '{command}': {error}; {ADVICE}")
+                write!(
+                    f,
+                    "unable to run the translator '{command}': {error}; {ADVICE}"
+                )
             }
             TranslatorError::Refused {
                 command,
                 folder,
                 reason,
             } => {
-                write!(f, "the translator '{command}' refused the folder '{folder}'")?;
+                write!(
+                    f,
+                    "the translator '{command}' refused the folder '{folder}'"
+                )?;
                 write_reason(f, reason)
             }
             TranslatorError::NoAnswer {
@@ -129,8 +135,9 @@ impl fmt::Display for TranslatorError {
             } => write!(
                 f,
                 "the translator '{command}' mapped the folder '{folder}' to '{answer}', \
-                 which is empty, absolute or contains '..': mail would be written outside \
-                 the mailboxes; {ADVICE}"
+                 which is empty, absolute, contains '..', '.' or a 'tmp' folder, or does \
+                 not end in the same cur, new or tmp folder: mail would be written where \
+                 no sync sees it; {ADVICE}"
             ),
         }
     }
@@ -150,12 +157,22 @@ fn write_reason(f: &mut fmt::Formatter<'_>, reason: &[String]) -> fmt::Result {
     f.write_str(ADVICE)
 }
 
-/// Whether an answer is a path mail may be written to: relative, not
-/// empty, and never climbing out with `..`.
-pub fn is_safe_answer(answer: &[u8]) -> bool {
-    !answer.is_empty()
-        && !answer.starts_with(b"/")
-        && !answer.split(|&b| b == b'/').any(|part| part == b"..")
+/// Whether `answer` is a folder mail may be written to for `folder` (a
+/// path ending in `cur`, `new` or `tmp`): relative, not empty, never
+/// climbing out with `..`, and ending in the same `cur`, `new` or `tmp`
+/// with no `tmp` folder before it. A message put in a `tmp/` folder is
+/// invisible to every scan, so the next sync would delete it on the other
+/// side as if the user had.
+pub fn is_safe_answer(folder: &[u8], answer: &[u8]) -> bool {
+    if answer.is_empty() || answer.starts_with(b"/") {
+        return false;
+    }
+    let parts: Vec<&[u8]> = answer.split(|&b| b == b'/').collect();
+    let (last, before) = parts.split_last().expect("split gives one part at least");
+    let asked_last = folder.rsplit(|&b| b == b'/').next().unwrap_or(folder);
+    *last == asked_last
+        && !parts.iter().any(|part| *part == b".." || *part == b".")
+        && !before.iter().any(|part| *part == b"tmp")
 }
 
 /// Whether an answer is a refusal.
@@ -277,11 +294,27 @@ mod tests {
     }
 
     #[test]
-    fn safe_answers_stay_inside() {
-        assert!(is_safe_answer(b"Mail/.a/cur"));
-        assert!(is_safe_answer(b"Mail/..a/cur"));
-        assert!(!is_safe_answer(b""));
-        assert!(!is_safe_answer(b"/tmp/cur"));
-        assert!(!is_safe_answer(b"Mail/../../cur"));
+    fn safe_answers_stay_inside_and_visible() {
+        let asked = b"Remote/.a/cur";
+        assert!(is_safe_answer(asked, b"Mail/.a/cur"));
+        assert!(is_safe_answer(asked, b"Mail/..a/cur"));
+        assert!(is_safe_answer(asked, b"Mail/.tmp/cur"));
+        assert!(is_safe_answer(b"Remote/tmp", b"Mail/.a/tmp"));
+        for unsafe_answer in [
+            &b""[..],
+            b"/tmp/cur",
+            b"Mail/../../cur",
+            b"Mail/./cur",
+            b"Mail/.a/tmp",
+            b"Mail/.a/new",
+            b"Mail/tmp/cur",
+            b"Mail/.a",
+        ] {
+            assert!(
+                !is_safe_answer(asked, unsafe_answer),
+                "{}",
+                String::from_utf8_lossy(unsafe_answer)
+            );
+        }
     }
 }

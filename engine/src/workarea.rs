@@ -212,7 +212,7 @@ fn translate_all(
     }
 
     for (folder, answer) in folders.iter().zip(answers) {
-        if !translator::is_safe_answer(answer) {
+        if !translator::is_safe_answer(folder, answer) {
             return Err(failed(TranslatorError::UnsafeAnswer {
                 command: command.to_owned(),
                 folder: String::from_utf8_lossy(folder).into_owned(),

@@ -952,6 +952,39 @@ fn a_server_unable_to_save_its_db_says_why() {
     );
 }
 
+/// A translator that sends a folder's mail to its `tmp/`, where no scan
+/// looks, would make the next sync delete that mail on the other side:
+/// its answer is refused before anything is written.
+#[test]
+fn a_translator_answer_in_a_tmp_folder_is_refused() {
+    let sb = Sandbox::new();
+    put(&sb.server, b"Mail/cur/a", &mail("a", "kept safe"));
+    let translator = sb.root().join("to-tmp");
+    script(
+        &translator,
+        "#!/bin/sh\nwhile IFS= read -r line; do printf '%s\\n' \"${line%/*}/tmp\"; done\n",
+    );
+    let translator = translator.to_str().unwrap();
+    let before = snapshot(&sb.client);
+
+    let run = sb.sync(&[EP, "Mail"], &["-t", translator, EP, "Mail"]);
+    assert_ne!(run.client.code, Some(0), "{}", run.explain());
+    let tags = run.client.tags().join("\n");
+    assert!(tags.contains("probable-cause(bad-translator)"), "{tags}");
+    assert!(
+        run.client.errors().iter().any(|e| e.contains("Mail/tmp")),
+        "{}",
+        run.client.stderr
+    );
+    assert_eq!(
+        snapshot_changes(
+            &without(before, &[b".smd"]),
+            &without(snapshot(&sb.client), &[b".smd"])
+        ),
+        Vec::<String>::new()
+    );
+}
+
 // ------------------------------------------------------------ local sync
 
 const TO_BACKUP: &str = r#"#!/bin/sh

@@ -163,6 +163,9 @@ fn diff_names_outside_the_mailbox_are_refused() {
         ("tmp", add_line(b"Mail/tmp/x", &m)),
         ("not a message folder", add_line(b"Mail/notes", &m)),
         ("the folder itself", add_line(b"Mail/cur", &m)),
+        ("the folder as '.'", add_line(b"Mail/cur/.", &m)),
+        ("new as '.'", add_line(b"Mail/new/.", &m)),
+        ("a '.' folder", add_line(b"Mail/./cur/x", &m)),
         ("NUL", add_line(b"Mail/cur/a\0b", &m)),
         (
             "copy from outside",

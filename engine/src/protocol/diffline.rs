@@ -212,6 +212,11 @@ pub fn check_message_name(name: &[u8], roots: &[Vec<u8>]) -> Result<(), UnsafeNa
     if components.iter().any(|c| *c == b"..") {
         return refuse("it contains '..'");
     }
+    if components.iter().any(|c| *c == b"." || c.is_empty()) {
+        // `Mail/cur/.` names the folder itself, and would make the client
+        // create folders beside the mailbox's root.
+        return refuse("it contains '.' or an empty folder name");
+    }
     if components.iter().any(|c| *c == b"tmp") {
         // No scan enters a tmp/ folder, so no diff names one.
         return refuse("it is inside a tmp/ folder");
@@ -377,6 +382,10 @@ mod tests {
             b"Elsewhere/cur/1",
             b"Mail/tmp/cur/x",
             b"Mail/.Foo/tmp/new/x",
+            b"Mail/cur/.",
+            b"Mail/new/.",
+            b"Mail/./cur/x",
+            b"Mail//cur/x",
         ] {
             assert!(
                 check_message_name(bad, &roots).is_err(),

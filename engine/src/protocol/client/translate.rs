@@ -158,7 +158,7 @@ impl Running {
             let (later, stderr) = self.last_words();
             return Err(self.refusal_of(&answer, &later, &stderr, &shown));
         }
-        if !translator::is_safe_answer(&answer) {
+        if !translator::is_safe_answer(folder, &answer) {
             let error = TranslatorError::UnsafeAnswer {
                 command: self.program.clone(),
                 folder: shown,
