@@ -16,6 +16,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use smd::config::Config;
+use smd::maildir;
 use smd::tags::{Action, Tags};
 
 use crate::errors::ActionError;
@@ -130,7 +131,10 @@ pub fn move_aside(mailboxes: &Mailboxes, path: &Path) -> Result<PathBuf, ActionE
         .ok_or_else(|| ActionError::NotAMessage(path.to_owned()))?;
 
     for attempt in 1..=1000 {
-        let to = folder.join(fresh_name(name, attempt));
+        let to = folder.join(OsStr::from_bytes(&maildir::aside_name(
+            name.as_bytes(),
+            attempt,
+        )));
         // A hard link fails when the name is taken, so no file is ever
         // overwritten, even by a name that appeared a moment ago.
         match fs::hard_link(&from, &to) {
@@ -155,18 +159,6 @@ pub fn move_aside(mailboxes: &Mailboxes, path: &Path) -> Result<PathBuf, ActionE
         path: from.clone(),
         source: io::Error::new(io::ErrorKind::AlreadyExists, "no free name"),
     })
-}
-
-/// A new Maildir name for `name`: the unique part gets a suffix, the
-/// `:2,FLAGS` info stays, so mail programs keep the message's flags.
-pub fn fresh_name(name: &OsStr, attempt: u32) -> OsString {
-    let bytes = name.as_bytes();
-    let split = bytes.iter().position(|&b| b == b':').unwrap_or(bytes.len());
-    let (unique, info) = bytes.split_at(split);
-    let mut fresh = unique.to_vec();
-    fresh.extend_from_slice(format!(".aside{attempt}").as_bytes());
-    fresh.extend_from_slice(info);
-    OsString::from_vec(fresh)
 }
 
 /// Deletes the local copy of a message.
@@ -449,15 +441,6 @@ mod tests {
             "other"
         );
         assert!(move_aside(&f.mailboxes, &message).is_err());
-    }
-
-    #[test]
-    fn fresh_names_keep_the_flags() {
-        assert_eq!(
-            fresh_name(OsStr::new("123.x.host:2,RS"), 1),
-            "123.x.host.aside1:2,RS"
-        );
-        assert_eq!(fresh_name(OsStr::new("plain"), 3), "plain.aside3");
     }
 
     #[test]

@@ -968,7 +968,7 @@ mod tests {
         let conflict = Tags::new("mail-addition", "concurrent-mailbox-edit", true).with(
             Action::MoveAside {
                 from: "/h/Mail/cur/a".into(),
-                to: "/h/Mail/tmp/a".into(),
+                to: "/h/Mail/cur/a.aside1".into(),
             },
         );
         let local = classify(

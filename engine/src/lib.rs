@@ -21,6 +21,7 @@ pub mod getopt;
 pub mod hooks;
 pub mod interrupt;
 pub mod lock;
+pub mod maildir;
 pub mod message;
 pub mod protocol;
 pub mod pushpull;

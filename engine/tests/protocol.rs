@@ -1045,15 +1045,15 @@ fn quoted(path: &Path) -> String {
     format!("\"{}\"", text.replace('"', "\\\"").replace(')', "\\)"))
 }
 
+/// The suggestion to set `name` aside, under a new name in its own folder
+/// (`tmp/` would do: mail servers clean it out).
 fn move_aside(sb: &Sandbox, name: &[u8]) -> String {
     let path = sb.client.join(path_of(name));
+    let file_name = bytes_of(Path::new(path.file_name().unwrap()));
     let aside = path
         .parent()
         .unwrap()
-        .parent()
-        .unwrap()
-        .join("tmp")
-        .join(path.file_name().unwrap());
+        .join(path_of(&smd::maildir::aside_name(file_name, 1)));
     format!("run(mv -n {} {})", quoted(&path), quoted(&aside))
 }
 
@@ -1122,11 +1122,17 @@ fn conflict_on_add() {
     put(&sb.client, b"Mail/new/fresh", &mail("fresh", "made here"));
     let actions = [move_aside(&sb, b"Mail/new/fresh")];
     check_conflict(&sb, b"Mail/new/fresh", "mail-addition", &actions);
-    // The moved-aside copy is still there, in tmp/.
-    assert_eq!(
-        read(&sb.client, b"Mail/tmp/fresh"),
-        mail("fresh", "made here")
-    );
+    // Both versions are kept, on both sides.
+    for home in [&sb.client, &sb.server] {
+        assert_eq!(
+            read(home, b"Mail/new/fresh.aside1"),
+            mail("fresh", "made here")
+        );
+        assert_eq!(
+            read(home, b"Mail/new/fresh"),
+            mail("fresh", "from the server")
+        );
+    }
 }
 
 #[test]
@@ -1274,7 +1280,17 @@ fn check_conflict_resolution(sb: &Sandbox, action: &str) {
     assert!(status.success(), "{words:?} failed");
     let run = sb.sync(&[EP, "Mail"], &[EP, "Mail"]);
     run.assert_ok();
+
+    // A message set aside under a new name is a new message here: the sync
+    // back carries it to the server, and both versions are kept.
+    let back = sb.sync_back(&[EP, "Mail"]);
+    back.assert_ok();
     assert_converged(sb, MAIL, DB);
+    if words[0] == "mv" {
+        let aside = Path::new(&words[3]).strip_prefix(&sb.client).unwrap();
+        let name = bytes_of(aside);
+        assert_eq!(read(&sb.server, name), read(&sb.client, name));
+    }
 }
 
 /// What was applied before a conflict stays applied, and the conflict is

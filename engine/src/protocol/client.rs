@@ -26,6 +26,7 @@ use crate::diff::MassDeletion;
 use crate::durable;
 use crate::examine::open_noatime;
 use crate::interrupt;
+use crate::maildir;
 use crate::message::{MessageHash, MessageHasher};
 use crate::sha::Sha;
 use crate::tags::{Action, Stats, Tags};
@@ -690,7 +691,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         why: &str,
         inverse: bool,
     ) -> Failure {
-        let aside = local.tmp_dir.join(as_path(&local.file_name));
+        let aside = maildir::free_aside_path(&local.path);
         let mut tags =
             Tags::new(context, "concurrent-mailbox-edit", true).with(Action::MoveAside {
                 from: local.path.clone(),

@@ -23,12 +23,10 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use super::stage::current_state;
+use crate::maildir::{flags, unique_part};
 use crate::message::MessageHash;
 use crate::protocol::diffline::DiffLine;
 use crate::walk::as_path;
-
-/// Where the flags start in a Maildir name: `unique:2,FLAGS`.
-const INFO: &[u8] = b":2,";
 
 /// The twins found so far, and what is needed to look for more.
 #[derive(Default)]
@@ -171,28 +169,9 @@ pub fn merged_name(source: &[u8], target: &[u8], twin: &[u8]) -> Vec<u8> {
     merged.dedup();
 
     let mut name = unique_part(target).to_vec();
-    name.extend_from_slice(INFO);
+    name.extend_from_slice(b":2,");
     name.extend_from_slice(&merged);
     name
-}
-
-/// The part of a Maildir name before its flags.
-fn unique_part(file_name: &[u8]) -> &[u8] {
-    match find(file_name, INFO) {
-        Some(at) => &file_name[..at],
-        None => file_name,
-    }
-}
-
-/// The flags of a Maildir name, if it has the `:2,` part.
-fn flags(file_name: &[u8]) -> Option<&[u8]> {
-    find(file_name, INFO).map(|at| &file_name[at + INFO.len()..])
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 /// `folder/file` split at its last `/`.
@@ -303,13 +282,5 @@ mod tests {
     #[test]
     fn a_move_to_another_folder_keeps_the_targets_unique_part() {
         assert_eq!(merged("x:2,S", "y:2,S", "x:2,FS"), "y:2,FS");
-    }
-
-    #[test]
-    fn unique_part_stops_at_the_flags() {
-        assert_eq!(unique_part(b"123.abc:2,S"), b"123.abc");
-        assert_eq!(unique_part(b"123.abc"), b"123.abc");
-        assert_eq!(flags(b"123.abc:2,"), Some(&b""[..]));
-        assert_eq!(flags(b"123.abc"), None);
     }
 }
