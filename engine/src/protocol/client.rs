@@ -587,12 +587,22 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             // A copy whose source changed here is a conflict, as in smd
             // 1.3, even when the target is right: the person decides.
             (_, Some(t)) => {
-                let why = if t == hash {
+                // Syncing the other way first (smd 1.3 always suggests it)
+                // only helps when the change here is to the source: a
+                // different message under the target's name would meet
+                // the same conflict from the other side.
+                let source_changed = t == hash;
+                let why = if source_changed {
                     format!("its source {} was changed here", source.path.display())
                 } else {
                     "a different message with the same name is already here".to_owned()
                 };
-                Err(conflict(self.conflict(context, &target, &why, true)))
+                Err(conflict(self.conflict(
+                    context,
+                    &target,
+                    &why,
+                    source_changed,
+                )))
             }
             (Some(s), None) if s == hash => {
                 if is_move {
