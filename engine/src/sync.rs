@@ -544,6 +544,14 @@ impl<'a> Run<'a> {
                 report.push(line.trim_start_matches("INFO: ").to_owned());
             }
         }
+        // Mail a side left out (unreadable, not a file, a symlink loop):
+        // the person must hear of it, even when the run succeeded.
+        for line in lines_with(&server_text, "WARNING:") {
+            report.push(format!("{remote}: {line}"));
+        }
+        for line in lines_with(&client_text, "WARNING:") {
+            report.push(format!("{local}: {line}"));
+        }
         if exit_code != 0 {
             for line in lines_with(&server_text, "ERROR") {
                 report.push(substitute(&format!("{remote}: {line}")));

@@ -414,6 +414,29 @@ fn the_report_shows_tags_only_when_asked() {
     assert!(out.lines().len() > tags.len(), "{}", out.explain());
 }
 
+/// Mail a side leaves out of the sync is reported even by a quiet,
+/// successful run: here a message that became a dangling symlink.
+#[test]
+fn mail_left_out_is_reported_without_being_asked() {
+    let sb = Sandbox::new();
+    sb.config("default", BASIC);
+    fill_server(&sb.srv);
+    std::os::unix::fs::symlink("/nonexistent/message", sb.srv.join("Mail/cur/lost"))
+        .unwrap();
+
+    let out = sb.pull(&[]);
+    out.assert_ok();
+    assert_eq!(
+        out.lines(),
+        [
+            "smd-server: WARNING: unable to read 'Mail/cur/lost': No such file or \
+             directory (os error 2); ignoring it"
+        ],
+        "{}",
+        out.explain()
+    );
+}
+
 #[test]
 fn failures_report_error_lines_of_both_sides() {
     let sb = Sandbox::new();

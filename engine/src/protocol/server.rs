@@ -211,11 +211,12 @@ fn send_diff(
     });
     match result {
         Ok(summary) => {
+            // Mail left out of this sync: said even without -v.
             for warning in &summary.walk_warnings {
-                let _ = writeln!(log, "INFO: {warning}");
+                let _ = writeln!(log, "WARNING: {warning}");
             }
             for skipped in &summary.skipped {
-                let _ = writeln!(log, "INFO: {skipped}");
+                let _ = writeln!(log, "WARNING: {skipped}");
             }
             let _ = writeln!(
                 log,
