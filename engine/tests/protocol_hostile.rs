@@ -489,8 +489,18 @@ fn bad_chunks_are_refused_and_leave_nothing() {
     ];
     for (context, answer, close, code, error) in cases {
         let (setup, client) = fetch_with_answer(&answer, close);
-        check_client_end(&setup, client, code, error, context);
+        let (exit, _) = check_client_end(&setup, client, code, error, context);
         assert_nothing_fetched(&setup, context);
+
+        // A closed connection is worth retrying; garbage is not, and the
+        // words say the same as the tags.
+        let retry = exit.tags()[0].contains("retry");
+        let transient = exit.errors().join("\n").contains("retry");
+        assert_eq!(retry, transient, "{context}: {}", exit.stderr);
+        if error == "unexpected" {
+            assert!(exit.tags()[0].contains("probable-cause(protocol-error)"));
+            assert!(!retry, "{context}: {}", exit.stderr);
+        }
     }
 }
 

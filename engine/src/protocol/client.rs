@@ -885,8 +885,12 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     source.display(),
                     target.display()
                 ),
-                Tags::new("move-message", "bad-directory-permission", true)
-                    .with(Action::DisplayMail(target.to_owned())),
+                Tags::write_error(
+                    "move-message",
+                    "bad-directory-permission",
+                    &error,
+                    target.parent().unwrap_or(target),
+                ),
             );
             (ClientExit::CommandFailed, failure)
         })?;

@@ -51,16 +51,21 @@ impl Failure {
 
     /// The peer vanished or sent garbage.
     pub fn network(context: &'static str, error: &WireError) -> Failure {
-        let tags = match error {
-            WireError::Closed | WireError::Aborted | WireError::Io(_) => {
-                Tags::retry(context, "network")
-            }
-            _ => Tags::new(context, "protocol-error", true),
-        };
-        Failure::new(
-            format!("{error}; this is usually transient, please retry"),
-            tags,
-        )
+        match error {
+            WireError::Closed | WireError::Aborted | WireError::Io(_) => Failure::new(
+                format!("{error}; this is usually transient, please retry"),
+                Tags::retry(context, "network"),
+            ),
+            // Garbage does not go away by itself: a broken or hostile peer,
+            // or something else writing into the connection.
+            _ => Failure::new(
+                format!(
+                    "{error}; the other side is broken or is not smd, or something \
+                     (a login script on the server?) writes into the connection"
+                ),
+                Tags::new(context, "protocol-error", true),
+            ),
+        }
     }
 }
 
