@@ -715,6 +715,12 @@ fn move_with_a_locally_changed_source_keeps_it() {
     );
     assert_eq!(db_of(&sb.server, DB), db_of(&sb.client, DB));
     assert_eq!(stats(&run.client).new_mails, 1);
+    assert!(
+        run.client.stderr.contains("WARNING:")
+            && run.client.stderr.contains("both versions are kept"),
+        "{}",
+        run.client.stderr
+    );
 }
 
 /// Both sides renamed the same messages between two syncs (flags set on

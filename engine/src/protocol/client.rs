@@ -626,6 +626,19 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 self.pending.push_back((copy, 0));
                 Ok(())
             }
+            (Some(_), None) if is_move => {
+                // Changed here, renamed there: the rename brings the other
+                // side's version, and this one stays. Neither is lost, but
+                // the person sees the message twice and should know why.
+                let _ = writeln!(
+                    self.log,
+                    "WARNING: {} was changed here and renamed to {} on the other side: \
+                     both versions are kept; delete the one you do not want",
+                    source.path.display(),
+                    target.path.display()
+                );
+                self.fetch(to, target, hash, Placement::New)
+            }
             (None, None) if is_move => {
                 match self.twin_of(from, &source, hash, commands) {
                     Some(twin) => self.move_twin(twin, from, to, target),
