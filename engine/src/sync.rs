@@ -418,6 +418,7 @@ impl<'a> Run<'a> {
             rename_only: false,
             override_db: None,
             delete_guard_percent: self.delete_guard(),
+            local_mailboxes: config.mailbox_local.clone(),
         }
     }
 

@@ -67,6 +67,14 @@ pub enum TranslatorError {
         folder: String,
         answer: String,
     },
+    /// It mapped `folder` outside the local mailboxes (`roots`): mail put
+    /// there would never be scanned, and look deleted to the next sync.
+    OutsideMailboxes {
+        command: String,
+        folder: String,
+        answer: String,
+        roots: Vec<String>,
+    },
 }
 
 impl TranslatorError {
@@ -138,6 +146,19 @@ impl fmt::Display for TranslatorError {
                  which is empty, absolute, contains '..', '.' or a 'tmp' folder, or does \
                  not end in the same cur, new or tmp folder: mail would be written where \
                  no sync sees it; {ADVICE}"
+            ),
+            TranslatorError::OutsideMailboxes {
+                command,
+                folder,
+                answer,
+                roots,
+            } => write!(
+                f,
+                "the translator '{command}' mapped the folder '{folder}' to '{answer}', \
+                 which is outside the local mailboxes ({}): mail put there would not be \
+                 synchronized, and the next push would delete it on the server; \
+                 {ADVICE}",
+                roots.join(", ")
             ),
         }
     }

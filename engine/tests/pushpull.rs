@@ -1176,6 +1176,35 @@ fn a_translator_escaping_the_mailbox_is_refused() {
     assert!(!sb.root.join("outside").exists());
 }
 
+/// A translator that maps a folder outside MAILBOX_LOCAL would have the
+/// pull write mail no push scans, and the next push delete it on the
+/// server: the pull refuses it, and the server keeps everything.
+#[test]
+fn a_translator_answer_outside_the_local_mailbox_is_refused() {
+    let sb = translated_sandbox();
+    sb.pull(&["tr"]).assert_ok();
+    script(
+        &sb.lap.join("bin/rl.sh"),
+        "#!/bin/sh\nwhile IFS= read -r l; do case $l in \
+         Maildir/Spam/*) echo \"Junk/${l##*/}\" ;; \
+         *) echo \"Mail${l#Maildir}\" ;; esac; done\n",
+    );
+    put(&sb.srv, "Maildir/Spam/cur/12", &mail("twelve", "12"));
+    let before = snapshot(&sb.lap, &[".smd"]);
+
+    let out = sb.pull(&["-v", "tr"]);
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains("outside the local mailboxes (Mail)"),
+        "{}",
+        out.explain()
+    );
+    assert_eq!(snapshot(&sb.lap, &[".smd"]), before);
+    assert!(!sb.lap.join("Junk").exists());
+    sb.push(&["tr"]).assert_ok();
+    assert!(sb.srv.join("Maildir/Spam/cur/12").exists());
+}
+
 /// smd 1.3 looks a translator up in HOME first; HOME may contain a space.
 #[test]
 fn a_translator_in_a_home_with_a_space() {

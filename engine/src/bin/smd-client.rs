@@ -102,6 +102,10 @@ fn main() -> ExitCode {
         rename_only: args.has("rename-only"),
         override_db,
         delete_guard_percent: None,
+        // Not known here (smd 1.3's command line does not say): smd-pull,
+        // which reads them from the config, checks the translator's
+        // answers against them.
+        local_mailboxes: Vec::new(),
     };
     if let Err(error) = std::fs::DirBuilder::new()
         .recursive(true)

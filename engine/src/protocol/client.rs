@@ -68,6 +68,9 @@ pub struct ClientOptions {
     /// Refuse a diff that deletes more than this percentage of the
     /// messages the local db knows, before changing anything.
     pub delete_guard_percent: Option<u32>,
+    /// The local mailboxes (`MAILBOX_LOCAL`), when known: a translator's
+    /// answer outside them is refused.
+    pub local_mailboxes: Vec<String>,
 }
 
 /// How a client run ended; the numbers are smd-client's exit codes.
@@ -261,6 +264,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         if let Some(command) = &options.translator {
             self.translator = Translator::start(command, &options.home)
                 .map_err(|f| (ClientExit::Failed, f))?;
+            self.translator.keep_inside(&options.local_mailboxes);
         }
 
         let paths = match &options.override_db {

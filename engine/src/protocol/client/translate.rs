@@ -23,6 +23,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Translator {
     process: Option<Running>,
     cache: HashMap<Vec<u8>, Vec<u8>>,
+    /// The local mailboxes every answer must be inside (none: unchecked).
+    local_roots: Vec<Vec<u8>>,
 }
 
 struct Running {
@@ -38,7 +40,20 @@ impl Translator {
         Translator {
             process: None,
             cache: HashMap::new(),
+            local_roots: Vec::new(),
         }
+    }
+
+    /// Refuses, from now on, answers outside these local mailbox folders
+    /// (relative to HOME, `%20`-encoded as in the config).
+    pub fn keep_inside(&mut self, roots: &[String]) {
+        self.local_roots = roots
+            .iter()
+            .map(|root| {
+                let decoded = crate::url::decode(root.as_bytes());
+                decoded.strip_suffix(b"/").unwrap_or(&decoded).to_vec()
+            })
+            .collect();
     }
 
     /// Starts `command` (words split on spaces, no shell): an absolute
@@ -95,6 +110,7 @@ impl Translator {
         Ok(Translator {
             process: Some(process),
             cache: HashMap::new(),
+            local_roots: Vec::new(),
         })
     }
 
@@ -112,6 +128,21 @@ impl Translator {
         }
 
         let answer = process.ask(folder)?;
+        let inside = |root: &Vec<u8>| {
+            answer.len() > root.len() + 1
+                && answer.starts_with(root)
+                && answer[root.len()] == b'/'
+        };
+        if !self.local_roots.is_empty() && !self.local_roots.iter().any(inside) {
+            let lossy = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            let error = TranslatorError::OutsideMailboxes {
+                command: process.program.clone(),
+                folder: lossy(folder),
+                answer: lossy(&answer),
+                roots: self.local_roots.iter().map(|r| lossy(r)).collect(),
+            };
+            return Err(error.into_failure("translate"));
+        }
         self.cache.insert(folder.to_vec(), answer.clone());
         Ok(answer)
     }
