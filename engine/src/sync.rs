@@ -249,7 +249,7 @@ impl<'a> Run<'a> {
 
         Ok(SyncOutcome {
             exit_code,
-            report: self.report(exit_code),
+            report: self.report(exit_code, failure.as_ref()),
             failure,
             stats,
             remote_tags: self.remote_tags(),
@@ -514,14 +514,20 @@ impl<'a> Run<'a> {
     }
 
     /// The report smd 1.3 printed: INFO lines when verbose, ERROR lines on
-    /// failure, TAGS lines when asked, placeholders substituted.
-    fn report(&self, exit_code: i32) -> Vec<String> {
+    /// failure, TAGS lines when asked, placeholders substituted. The local
+    /// side's `failure` stands in for its log when that could not be
+    /// written (a full disk).
+    fn report(&self, exit_code: i32, failure: Option<&Failure>) -> Vec<String> {
         let read = |path: &Path| {
             fs::read(path)
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default()
         };
-        let (server_text, client_text) = (read(&self.server_log), read(&self.client_log));
+        let (server_text, mut client_text) =
+            (read(&self.server_log), read(&self.client_log));
+        if let Some(failure) = failure.filter(|_| !client_text.contains("TAGS: ")) {
+            client_text.push_str(&format!("ERROR: {failure}\nTAGS: {}\n", failure.tags));
+        }
         let (local, remote) = self.direction.programs();
         let inverse = self.direction.inverse().command();
         let name = &self.config.name;

@@ -536,6 +536,64 @@ fn a_missing_remote_program_is_named_in_the_report() {
     }
 }
 
+/// A small, full tmpfs mounted over a folder for the life of the value.
+struct FullDisk(PathBuf);
+
+impl FullDisk {
+    fn mount_over(dir: &Path) -> FullDisk {
+        fs::create_dir_all(dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root (CI runs as root)"
+        );
+        let full = FullDisk(dir.to_owned());
+        let _ = fs::write(dir.join("filler"), vec![0u8; 128 * 1024]);
+        full
+    }
+}
+
+impl Drop for FullDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// On a full disk the local log cannot be written either: the report
+/// still gives this side's own error and tags, not a guess at the network.
+#[test]
+fn a_failure_that_could_not_be_logged_is_still_reported() {
+    let sb = Sandbox::new();
+    sb.config("default", BASIC);
+    put(&sb.srv, "Mail/cur/1", &mail("one", "1"));
+    sb.pull(&[]).assert_ok();
+    fs::remove_file(sb.srv.join("Mail/cur/1")).unwrap();
+    fs::write(sb.lap.join("Mail/cur/1"), mail("one", "edited here")).unwrap();
+    let _full = FullDisk::mount_over(&sb.lap.join(".smd/log"));
+
+    let out = sb.pull(&["-s"]);
+    out.assert_code(1);
+    let tags = out.tag_lines();
+    assert!(
+        tags.iter().any(|l| l.starts_with(
+            "default: smd-client@localhost: TAGS: error::context(delete-message) \
+             probable-cause(concurrent-mailbox-edit)"
+        )),
+        "{}",
+        out.explain()
+    );
+    assert!(!out.stdout.contains("context(ssh)"), "{}", out.explain());
+    assert!(
+        out.stdout.contains("smd-client: ERROR: unable to delete"),
+        "{}",
+        out.explain()
+    );
+}
+
 #[test]
 fn conflicts_name_the_inverse_command() {
     let sb = Sandbox::new();
