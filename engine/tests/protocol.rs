@@ -775,6 +775,33 @@ fn a_message_renamed_on_both_sides_stays_one_message() {
     assert_eq!(mail_of(&sb.server), expected);
 }
 
+/// With `--no-move` a rename arrives as a COPY and a DELETE of its
+/// source, which is still a rename: the renamed copy here is used too.
+#[test]
+fn a_split_rename_finds_the_copy_renamed_here() {
+    let sb = synced();
+    rename(&sb.server, b"Mail/cur/a:2,S", b"Mail/cur/a:2,FS");
+    rename(&sb.client, b"Mail/cur/a:2,S", b"Mail/cur/a:2,RS");
+    let a = read(&sb.client, b"Mail/cur/a:2,RS");
+
+    let run = sb.sync(&["--no-move", EP, "Mail"], &[EP, "Mail"]);
+    run.assert_ok();
+    assert_eq!(run.verbs(), ["COPY", "DELETE"], "{}", run.explain());
+    assert_eq!(run.count_requests("GET"), 0, "{}", run.explain());
+    assert_eq!(read(&sb.client, b"Mail/cur/a:2,FRS"), a);
+    for gone in [
+        &b"Mail/cur/a:2,RS"[..],
+        b"Mail/cur/a:2,FS",
+        b"Mail/cur/a:2,S",
+    ] {
+        assert!(
+            !exists(&sb.client, gone),
+            "{}",
+            String::from_utf8_lossy(gone)
+        );
+    }
+}
+
 /// A renamed copy is taken only when it is surely the message: never a
 /// name the server knows, and never when two copies could be it.
 #[test]

@@ -128,6 +128,7 @@ pub fn run_client(
         buffer: vec![0u8; 128 * 1024],
         db: PathBuf::new(),
         twins: Twins::default(),
+        deleted: None,
     };
     let exit = match session.run(progress) {
         Ok(()) => None,
@@ -255,6 +256,8 @@ struct Session<'a, R, W> {
     db: PathBuf,
     /// Local copies of messages renamed on both sides, found on demand.
     twins: Twins,
+    /// The names the diff deletes, listed the first time they are needed.
+    deleted: Option<HashSet<Vec<u8>>>,
 }
 
 impl<R: BufRead, W: Write> Session<'_, R, W> {
@@ -643,7 +646,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 );
                 self.fetch(to, target, hash, Placement::New)
             }
-            (None, None) if is_move => {
+            (None, None) if is_move || self.deleted_later(from, commands) => {
                 match self.twin_of(from, &source, hash, commands) {
                     Some(twin) => self.move_twin(twin, from, to, target),
                     None => self.fetch(to, target, hash, Placement::New),
@@ -651,6 +654,21 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             }
             _ => self.fetch(to, target, hash, Placement::New),
         }
+    }
+
+    /// Whether the diff deletes `name` too: a COPY and a DELETE of its
+    /// source are a move split in two (`--no-move`).
+    fn deleted_later(&mut self, name: &[u8], commands: &[DiffLine]) -> bool {
+        let deleted = self.deleted.get_or_insert_with(|| {
+            commands
+                .iter()
+                .filter_map(|command| match command {
+                    DiffLine::Delete { name, .. } => Some(name.clone()),
+                    _ => None,
+                })
+                .collect()
+        });
+        deleted.contains(name)
     }
 
     /// The copy of the message `name` that this side renamed since the last
