@@ -978,6 +978,13 @@ fn a_server_unable_to_save_its_db_says_why() {
         "{}",
         run.client.stderr
     );
+    let said_once = run
+        .server
+        .errors()
+        .iter()
+        .filter(|l| l.contains("unable to save"))
+        .count();
+    assert_eq!(said_once, 1, "{}", run.server.stderr);
     assert!(new_db.is_dir());
     assert_eq!(
         snapshot_changes(&before, &snapshot(&sb.client)),

@@ -287,6 +287,10 @@ fn an_error_line_aborts_with_exit_3() {
             "probable-cause(mass-deletion) human-intervention(necessary)",
         ),
         (
+            "unable to save db file '.smd/x.db.txt.new': No space left on device (os error 28)",
+            "probable-cause(disk-full) human-intervention(necessary)",
+        ),
+        (
             "something else went wrong",
             "probable-cause(unknown) human-intervention(necessary)",
         ),

@@ -1432,6 +1432,10 @@ fn other_side_scan_failed(text: &str) -> (ClientExit, Failure) {
 fn scan_failure_cause(text: &str) -> &'static str {
     if text.starts_with("this run would delete") {
         "mass-deletion"
+    } else if text.contains("No space left on device")
+        || text.contains("Disk quota exceeded")
+    {
+        "disk-full"
     } else if !text.starts_with("Unable to open directory") {
         "unknown"
     } else if text.contains("Permission denied") {

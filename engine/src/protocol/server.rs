@@ -125,8 +125,9 @@ pub fn serve(
 
     let mut outcome =
         serve_requests(options, &paths, new_db, &roots, reader, writer, log);
-    if outcome.failure.is_none() {
-        // The client aborts on a failed scan; the reason is ours to report.
+    if scan_failure.is_some() {
+        // The client aborts on a failed scan, or vanishes: the scan is the
+        // reason, and ours to report (once: it is not logged before).
         outcome.failure = scan_failure;
     }
     outcome
@@ -228,8 +229,8 @@ fn send_diff(
             }
         }
         Err(error) => {
-            // The client turns this line into a tagged error of its own.
-            let _ = writeln!(log, "ERROR: {error}");
+            // The client turns the ERROR line below into a tagged error
+            // of its own; this side reports `scan_failure` at the end.
             let tags = scan_error_tags(&error, &request.base);
             scan_failure = Some(Failure::new(error.to_string(), tags));
             let text = error.to_string().replace('\n', " ");
