@@ -719,9 +719,14 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             }
         }
 
+        let moving = if self.options.dry_run {
+            "it would be moved"
+        } else {
+            "moving it"
+        };
         let _ = writeln!(
             self.log,
-            "INFO: {} was renamed on both sides; moving it to {}",
+            "INFO: {} was renamed on both sides; {moving} to {}",
             twin.path.display(),
             destination.path.display()
         );
