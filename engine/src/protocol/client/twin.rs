@@ -13,6 +13,10 @@
 //! the same digests, under a name the server does not know. The twin is
 //! renamed to the target, keeping the flags changed on either side; the
 //! next sync in the other direction carries the merged flags back.
+//!
+//! TODO: look in the mailbox's other folders too. A message moved to
+//! another folder here and flagged there is still fetched a second time
+//! when the pull comes before the push (the other order converges).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
