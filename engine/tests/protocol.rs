@@ -775,6 +775,28 @@ fn a_message_renamed_on_both_sides_stays_one_message() {
     assert_eq!(mail_of(&sb.server), expected);
 }
 
+/// Moved to another folder here, flagged there: the pull finds the copy
+/// in its new folder and keeps that folder, with the new flag.
+#[test]
+fn a_message_moved_here_and_flagged_there_keeps_both_changes() {
+    let sb = synced();
+    rename(&sb.client, b"Mail/cur/b:2,", b"Mail/.Foo Bar/cur/b:2,");
+    rename(&sb.server, b"Mail/cur/b:2,", b"Mail/cur/b:2,F");
+    let b = read(&sb.client, b"Mail/.Foo Bar/cur/b:2,");
+
+    let run = sb.sync(&[EP, "Mail"], &[EP, "Mail"]);
+    run.assert_ok();
+    assert_eq!(run.count_requests("GET"), 0, "{}", run.explain());
+    assert_eq!(read(&sb.client, b"Mail/.Foo Bar/cur/b:2,F"), b);
+    assert!(!exists(&sb.client, b"Mail/cur/b:2,F"));
+
+    let back = sb.sync_back(&[EP, "Mail"]);
+    back.assert_ok();
+    assert_eq!(back.verbs(), ["MOVE"], "{}", back.explain());
+    assert_converged(&sb, MAIL, DB);
+    assert_eq!(read(&sb.server, b"Mail/.Foo Bar/cur/b:2,F"), b);
+}
+
 /// With `--no-move` a rename arrives as a COPY and a DELETE of its
 /// source, which is still a rename: the renamed copy here is used too.
 #[test]

@@ -128,6 +128,7 @@ pub fn run_client(
         buffer: vec![0u8; 128 * 1024],
         db: PathBuf::new(),
         twins: Twins::default(),
+        roots: Vec::new(),
         deleted: None,
     };
     let exit = match session.run(progress) {
@@ -256,6 +257,8 @@ struct Session<'a, R, W> {
     db: PathBuf,
     /// Local copies of messages renamed on both sides, found on demand.
     twins: Twins,
+    /// The mailbox roots, decoded.
+    roots: Vec<Vec<u8>>,
     /// The names the diff deletes, listed the first time they are needed.
     deleted: Option<HashSet<Vec<u8>>>,
 }
@@ -264,6 +267,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
     fn run(&mut self, progress: &mut dyn FnMut(Progress)) -> Step {
         let options = self.options;
         let roots = self.check_mailboxes()?;
+        self.roots = roots.clone();
         if let Some(command) = &options.translator {
             self.translator = Translator::start(command, &options.home)
                 .map_err(|f| (ClientExit::Failed, f))?;
@@ -680,10 +684,16 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         hash: MessageHash,
         commands: &[DiffLine],
     ) -> Option<Twin> {
+        // Other folders can be searched only where local names are the
+        // server's.
+        let names_are_the_servers =
+            self.translator.is_identity() && !self.options.local_sync;
         let lookup = Lookup {
             remote_name: name,
             local_path: &local.path,
             hash,
+            whole_mailbox: names_are_the_servers
+                .then_some((self.options.home.as_path(), self.roots.as_slice())),
         };
         match self.twins.find(&lookup, &self.db, commands) {
             Ok(found) => found,
@@ -705,12 +715,23 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
     /// server's new name, with the flags changed on either side.
     fn move_twin(&mut self, twin: Twin, from: &[u8], to: &[u8], target: Local) -> Step {
         let (folder, target_name) = split_after_folder(to);
-        let (_, source_name) = split_after_folder(from);
+        let (source_folder, source_name) = split_after_folder(from);
         let merged = merged_name(source_name, target_name, &twin.file_name);
 
+        // Moved to another folder here, and only renamed there: the folder
+        // chosen here stays (in the target's cur/ or new/).
+        let folder = match &twin.moved_to {
+            Some(here) if maildir_of(folder) == maildir_of(source_folder) => {
+                let (maildir_here, _) = split_after_folder(here);
+                let sub = &folder[maildir_of(folder).len()..];
+                [maildir_here, sub].concat()
+            }
+            _ => folder.to_vec(),
+        };
+
         let mut destination = target;
-        if merged != target_name {
-            let remote = [folder, &merged].concat();
+        if merged != target_name || folder != split_after_folder(to).0 {
+            let remote = [&folder, &merged[..]].concat();
             if !self.twins.is_known(&remote) {
                 let local = self.local(&remote)?;
                 if fs::symlink_metadata(&local.path).is_err() {
@@ -1448,6 +1469,12 @@ fn scan_failure_cause(text: &str) -> &'static str {
     } else {
         "directory-disappeared"
     }
+}
+
+/// The Maildir folder of a `.../cur/` or `.../new/` folder, with its `/`.
+fn maildir_of(folder: &[u8]) -> &[u8] {
+    let trimmed = folder.strip_suffix(b"/").unwrap_or(folder);
+    split_after_folder(trimmed).0
 }
 
 /// A checked message name split after its folder's `/`.

@@ -14,9 +14,9 @@
 //! renamed to the target, keeping the flags changed on either side; the
 //! next sync in the other direction carries the merged flags back.
 //!
-//! TODO: look in the mailbox's other folders too. A message moved to
-//! another folder here and flagged there is still fetched a second time
-//! when the pull comes before the push (the other order converges).
+//! Without a translator (local names are the server's), the twin is also
+//! looked for in the mailbox's other folders: a message moved to another
+//! folder here and flagged there keeps the folder chosen here.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
@@ -30,7 +30,7 @@ use super::stage::current_state;
 use crate::maildir::{flags, unique_part};
 use crate::message::MessageHash;
 use crate::protocol::diffline::DiffLine;
-use crate::walk::as_path;
+use crate::walk::{as_path, Walker};
 
 /// The twins found so far, and what is needed to look for more.
 #[derive(Default)]
@@ -41,6 +41,9 @@ pub struct Twins {
     /// belong to the server and are never taken as twins. A collision can
     /// only make a twin look known, which falls back to fetching.
     known: Option<HashSet<u64>>,
+    /// Every message of the whole mailbox by unique part, as server
+    /// names, listed the first time a twin is not beside its source.
+    mailbox: Option<HashMap<Vec<u8>, Vec<Vec<u8>>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +58,9 @@ struct Candidate {
 pub struct Twin {
     pub path: PathBuf,
     pub file_name: Vec<u8>,
+    /// The server's name of its folder, when it is not the source's Maildir
+    /// folder (it was moved here).
+    pub moved_to: Option<Vec<u8>>,
 }
 
 /// Where to look for the twin of a message the server renamed.
@@ -65,6 +71,9 @@ pub struct Lookup<'a> {
     pub local_path: &'a Path,
     /// What the message holds.
     pub hash: MessageHash,
+    /// HOME and the mailbox roots, when local names are the server's (no
+    /// translator): then the whole mailbox may be searched.
+    pub whole_mailbox: Option<(&'a Path, &'a [Vec<u8>])>,
 }
 
 impl Twins {
@@ -92,13 +101,16 @@ impl Twins {
             .folders
             .entry(local_maildir.to_owned())
             .or_insert_with(|| index_maildir(local_maildir));
-        let Some(candidates) = folder.get(unique) else {
+        let candidates = folder.get(unique).cloned().unwrap_or_default();
+        if candidates.is_empty() && lookup.whole_mailbox.is_none() {
             return Ok(None);
-        };
-        let candidates = candidates.clone();
+        }
 
         if self.known.is_none() {
             self.known = Some(known_names(db, commands)?);
+        }
+        if candidates.is_empty() {
+            return Ok(self.find_elsewhere(lookup, unique, remote_maildir));
         }
         let known = self.known.as_ref().expect("loaded above");
 
@@ -126,6 +138,7 @@ impl Twins {
             found = Some(Twin {
                 path,
                 file_name: candidate.file_name,
+                moved_to: None,
             });
         }
 
@@ -139,6 +152,50 @@ impl Twins {
             }
         }
         Ok(found)
+    }
+
+    /// The twin of `lookup` in another folder of the mailbox than
+    /// `source_maildir`, if exactly one file there can be it.
+    fn find_elsewhere(
+        &mut self,
+        lookup: &Lookup,
+        unique: &[u8],
+        source_maildir: &[u8],
+    ) -> Option<Twin> {
+        let (home, roots) = lookup.whole_mailbox?;
+        let known = self.known.as_ref()?;
+        let mailbox = self
+            .mailbox
+            .get_or_insert_with(|| index_mailbox(home, roots));
+        let names = mailbox.get(unique)?;
+
+        let mut found: Option<(Twin, Vec<u8>)> = None;
+        for name in names {
+            let (folder, file_name) = split_name(name)?;
+            if parent(folder) == Some(source_maildir) || known.contains(&name_hash(name))
+            {
+                continue;
+            }
+            let path = home.join(as_path(name));
+            if !matches!(current_state(&path), Ok(Some(hash)) if hash == lookup.hash) {
+                continue;
+            }
+            if found.is_some() {
+                return None;
+            }
+            let twin = Twin {
+                path,
+                file_name: file_name.to_vec(),
+                moved_to: Some(folder.to_vec()),
+            };
+            found = Some((twin, name.clone()));
+        }
+
+        let (twin, name) = found?;
+        if let Some(list) = mailbox.get_mut(unique) {
+            list.retain(|listed| *listed != name);
+        }
+        Some(twin)
     }
 
     /// Whether the server knows `remote_name` (it is in the db-file or the
@@ -201,6 +258,36 @@ fn index_maildir(maildir: &Path) -> HashMap<Vec<u8>, Vec<Candidate>> {
                 .entry(unique_part(&file_name).to_vec())
                 .or_default()
                 .push(Candidate { sub, file_name });
+        }
+    }
+    index
+}
+
+/// Every message of the mailbox under `roots` (relative to `home`), as
+/// names relative to `home`, by unique part. Folders that cannot be listed
+/// are left out: a twin there is simply not found.
+fn index_mailbox(home: &Path, roots: &[Vec<u8>]) -> HashMap<Vec<u8>, Vec<Vec<u8>>> {
+    let walker = Walker {
+        base: home,
+        roots,
+        excludes: &[],
+    };
+    let folders = walker.message_folders(&mut Vec::new()).unwrap_or_default();
+
+    let mut index: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
+    for folder in folders {
+        let Ok(entries) = fs::read_dir(home.join(as_path(&folder))) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name().into_vec();
+            let mut name = folder.clone();
+            name.push(b'/');
+            name.extend_from_slice(&file_name);
+            index
+                .entry(unique_part(&file_name).to_vec())
+                .or_default()
+                .push(name);
         }
     }
     index
