@@ -17,6 +17,9 @@
 //! Without a translator (local names are the server's), the twin is also
 //! looked for in the mailbox's other folders: a message moved to another
 //! folder here and flagged there keeps the folder chosen here.
+//!
+//! TODO: with a translator, search the other folders too; that needs the
+//! translator's inverse (TRANSLATOR_LR) to give their server names.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
