@@ -611,7 +611,6 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The failure of a run stopped on request (see `interrupt`).
 /// How often the stop watch looks for a request.
 const STOP_POLL: Duration = Duration::from_millis(50);
 

@@ -797,6 +797,27 @@ fn a_message_moved_here_and_flagged_there_keeps_both_changes() {
     assert_eq!(read(&sb.server, b"Mail/.Foo Bar/cur/b:2,F"), b);
 }
 
+/// Moved to another folder here, header edited there: the new header goes
+/// onto the moved copy, which stays where it was moved.
+#[test]
+fn a_message_moved_here_gets_the_header_edited_there() {
+    let sb = synced();
+    rename(&sb.client, b"Mail/cur/b:2,", b"Mail/.Foo Bar/cur/b:2,");
+    let original = read(&sb.server, b"Mail/cur/b:2,");
+    let edited = cat(&[b"Subject: edited there\n\n", split(&original).1]);
+    put(&sb.server, b"Mail/cur/b:2,", &edited);
+
+    let run = sb.sync(&[EP, "Mail"], &[EP, "Mail"]);
+    run.assert_ok();
+    assert_eq!(run.count_requests("GET"), 0, "{}", run.explain());
+    assert_eq!(read(&sb.client, b"Mail/.Foo Bar/cur/b:2,"), edited);
+    assert!(!exists(&sb.client, b"Mail/cur/b:2,"));
+    assert_no_tmp_leftovers(&sb);
+
+    sb.sync_back(&[EP, "Mail"]).assert_ok();
+    assert_converged(&sb, MAIL, DB);
+}
+
 /// With `--no-move` a rename arrives as a COPY and a DELETE of its
 /// source, which is still a rename: the renamed copy here is used too.
 #[test]

@@ -489,7 +489,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     None => match self.twin_of(name, &local, *old, commands) {
                         // Renamed here: give the renamed copy its new header.
                         Some(twin) => {
-                            let twin = twin_local(twin, &local);
+                            let twin = twin_local(twin);
                             let body = Body::InPlace(twin.path.clone());
                             let placement = Placement::Replace { old: *old };
                             self.fetch_header(name, body, twin, new, placement)
@@ -521,7 +521,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     None => match self.twin_of(name, &local, *old, commands) {
                         // Renamed here: replace the renamed copy.
                         Some(twin) => {
-                            let twin = twin_local(twin, &local);
+                            let twin = twin_local(twin);
                             let placement = Placement::Replace { old: *old };
                             self.fetch(name, twin, *new, placement)
                         }
@@ -714,23 +714,23 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
     /// Moves the local copy of a message renamed on both sides to the
     /// server's new name, with the flags changed on either side.
     fn move_twin(&mut self, twin: Twin, from: &[u8], to: &[u8], target: Local) -> Step {
-        let (folder, target_name) = split_after_folder(to);
+        let (target_folder, target_name) = split_after_folder(to);
         let (source_folder, source_name) = split_after_folder(from);
         let merged = merged_name(source_name, target_name, &twin.file_name);
 
         // Moved to another folder here, and only renamed there: the folder
         // chosen here stays (in the target's cur/ or new/).
         let folder = match &twin.moved_to {
-            Some(here) if maildir_of(folder) == maildir_of(source_folder) => {
+            Some(here) if maildir_of(target_folder) == maildir_of(source_folder) => {
                 let (maildir_here, _) = split_after_folder(here);
-                let sub = &folder[maildir_of(folder).len()..];
+                let sub = &target_folder[maildir_of(target_folder).len()..];
                 [maildir_here, sub].concat()
             }
-            _ => folder.to_vec(),
+            _ => target_folder.to_vec(),
         };
 
         let mut destination = target;
-        if merged != target_name || folder != split_after_folder(to).0 {
+        if merged != target_name || folder != target_folder {
             let remote = [&folder, &merged[..]].concat();
             if !self.twins.is_known(&remote) {
                 let local = self.local(&remote)?;
@@ -808,37 +808,34 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
 
     /// Whether a remote message name exists here, creating nothing.
     fn is_here(&mut self, name: &[u8]) -> Step<bool> {
+        let path = self.local_path(name)?;
+        Ok(fs::symlink_metadata(path).is_ok())
+    }
+
+    /// Where a remote message name lives here (its folder translated),
+    /// creating nothing.
+    fn local_path(&mut self, name: &[u8]) -> Step<PathBuf> {
         let (folder, file_name) = split_after_folder(name);
-        let folder = &folder[..folder.len() - 1];
+        let folder = folder.strip_suffix(b"/").unwrap_or(folder);
         let local_folder = self
             .translator
             .translate(folder)
             .map_err(|failure| (ClientExit::Failed, failure))?;
-        let path = self
+        Ok(self
             .options
             .home
             .join(as_path(&local_folder))
-            .join(as_path(file_name));
-        Ok(fs::symlink_metadata(path).is_ok())
+            .join(as_path(file_name)))
     }
 
     /// Resolves a remote message name to its local path, creating its
     /// folder (with its `cur`, `new` and `tmp` siblings) on first use.
     fn local(&mut self, name: &[u8]) -> Step<Local> {
         let failed = |failure| (ClientExit::Failed, failure);
-        let split = name
-            .iter()
-            .rposition(|&b| b == b'/')
-            .expect("checked names have a folder");
-        let (folder, file_name) = (&name[..split], &name[split + 1..]);
-        let local_folder = self.translator.translate(folder).map_err(failed)?;
-
-        let home = &self.options.home;
-        let path = home.join(as_path(&local_folder)).join(as_path(file_name));
+        let path = self.local_path(name)?;
+        let (_, file_name) = split_after_folder(name);
         let parent = path.parent().expect("a message has a folder").to_owned();
-        let tmp_dir = parent
-            .parent()
-            .map_or_else(|| parent.join("tmp"), |p| p.join("tmp"));
+        let tmp_dir = tmp_dir_of(&path);
 
         let folder_at_start = match self.folders.get(&parent) {
             Some(known) => *known,
@@ -1436,10 +1433,6 @@ const EMPTY: MessageHash = MessageHash {
     body: Sha::EMPTY,
 };
 
-/// A broken connection or a protocol violation: smd-client's "other
-/// failure" exit, like an smd 1.3 client.
-/// Fails once a stop was asked for (by a signal, see `interrupt`); the
-/// run then ends as after a dropped connection, keeping what it received.
 /// The failure for an `ERROR` line in the diff.
 fn other_side_scan_failed(text: &str) -> (ClientExit, Failure) {
     let cause = scan_failure_cause(text);
@@ -1486,16 +1479,27 @@ fn split_after_folder(name: &[u8]) -> (&[u8], &[u8]) {
     name.split_at(slash + 1)
 }
 
-/// Where a twin lives, as a command's target: beside `local`.
-fn twin_local(twin: Twin, local: &Local) -> Local {
+/// A twin as a command's target (it may be in another folder than the
+/// server's name, when it was moved here).
+fn twin_local(twin: Twin) -> Local {
     Local {
+        tmp_dir: tmp_dir_of(&twin.path),
         path: twin.path,
-        tmp_dir: local.tmp_dir.clone(),
         file_name: twin.file_name,
         folder_was_empty: false,
     }
 }
 
+/// The `tmp/` folder of the Maildir folder holding the message at `path`.
+fn tmp_dir_of(path: &Path) -> PathBuf {
+    let folder = path.parent().expect("a message has a folder");
+    folder
+        .parent()
+        .map_or_else(|| folder.join("tmp"), |maildir| maildir.join("tmp"))
+}
+
+/// Fails once a stop was asked for (by a signal, see `interrupt`); the
+/// run then ends as after a dropped connection, keeping what it received.
 fn stop_requested() -> Step {
     match interrupt::requested() {
         None => Ok(()),
@@ -1503,6 +1507,8 @@ fn stop_requested() -> Step {
     }
 }
 
+/// A broken connection or a protocol violation: smd-client's "other
+/// failure" exit, like an smd 1.3 client.
 fn network(error: &WireError) -> (ClientExit, Failure) {
     (ClientExit::Failed, Failure::network("receive", error))
 }
