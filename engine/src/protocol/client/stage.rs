@@ -101,14 +101,17 @@ impl Stager {
     /// bits (as Dovecot does): private in a private Maildir, readable by
     /// the group in one shared with it. The umask still applies.
     fn file_mode(&mut self, tmp_dir: &Path) -> u32 {
-        *self
-            .file_modes
-            .entry(tmp_dir.to_owned())
-            .or_insert_with(|| match fs::metadata(tmp_dir) {
-                // Never less than the owner's reading and writing.
-                Ok(folder) => folder.permissions().mode() & 0o666 | 0o600,
-                Err(_) => 0o600,
-            })
+        // Looked up before inserting: no path is copied per message.
+        if let Some(&mode) = self.file_modes.get(tmp_dir) {
+            return mode;
+        }
+        let mode = match fs::metadata(tmp_dir) {
+            // Never less than the owner's reading and writing.
+            Ok(folder) => folder.permissions().mode() & 0o666 | 0o600,
+            Err(_) => 0o600,
+        };
+        self.file_modes.insert(tmp_dir.to_owned(), mode);
+        mode
     }
 
     /// Queues a verified file in `tmp/` to be renamed to `target`. An
