@@ -117,33 +117,28 @@ impl Twins {
         }
         let known = self.known.as_ref().expect("loaded above");
 
-        let mut found = None;
-        for candidate in candidates {
-            let mut remote = remote_maildir.to_vec();
-            remote.push(b'/');
-            remote.extend_from_slice(candidate.sub.as_bytes());
-            remote.push(b'/');
-            remote.extend_from_slice(&candidate.file_name);
-            if known.contains(&name_hash(&remote)) {
-                continue;
-            }
-            let path = local_maildir
-                .join(candidate.sub)
-                .join(as_path(&candidate.file_name));
-            if !matches!(current_state(&path), Ok(Some(hash)) if hash == lookup.hash) {
-                continue;
-            }
-            if found.is_some() {
-                // Two renamed copies: which one the server's name stands
-                // for is a guess, so take neither.
-                return Ok(None);
-            }
-            found = Some(Twin {
-                path,
-                file_name: candidate.file_name,
-                moved_to: None,
-            });
-        }
+        let found = the_only_one(
+            candidates.into_iter().map(|candidate| {
+                let remote = [
+                    remote_maildir,
+                    b"/",
+                    candidate.sub.as_bytes(),
+                    b"/",
+                    &candidate.file_name,
+                ]
+                .concat();
+                let twin = Twin {
+                    path: local_maildir
+                        .join(candidate.sub)
+                        .join(as_path(&candidate.file_name)),
+                    file_name: candidate.file_name,
+                    moved_to: None,
+                };
+                (remote, twin)
+            }),
+            known,
+            lookup.hash,
+        );
 
         if let Some(twin) = &found {
             if let Some(list) = self
@@ -172,31 +167,19 @@ impl Twins {
             .get_or_insert_with(|| index_mailbox(home, roots));
         let names = mailbox.get(unique)?;
 
-        let mut found: Option<(Twin, Vec<u8>)> = None;
-        for name in names {
+        let candidates = names.iter().filter_map(|name| {
             let (folder, file_name) = split_name(name)?;
-            if parent(folder) == Some(source_maildir) || known.contains(&name_hash(name))
-            {
-                continue;
-            }
-            let path = home.join(as_path(name));
-            if !matches!(current_state(&path), Ok(Some(hash)) if hash == lookup.hash) {
-                continue;
-            }
-            if found.is_some() {
-                return None;
-            }
             let twin = Twin {
-                path,
+                path: home.join(as_path(name)),
                 file_name: file_name.to_vec(),
                 moved_to: Some(folder.to_vec()),
             };
-            found = Some((twin, name.clone()));
-        }
+            (parent(folder) != Some(source_maildir)).then(|| (name.clone(), twin))
+        });
+        let twin = the_only_one(candidates, known, lookup.hash)?;
 
-        let (twin, name) = found?;
         if let Some(list) = mailbox.get_mut(unique) {
-            list.retain(|listed| *listed != name);
+            list.retain(|listed| home.join(as_path(listed)) != twin.path);
         }
         Some(twin)
     }
@@ -208,6 +191,23 @@ impl Twins {
             .as_ref()
             .is_none_or(|known| known.contains(&name_hash(remote_name)))
     }
+}
+
+/// The one candidate, given with its server name, that can be the twin of
+/// the message `hash`: a name the server does not know, holding that
+/// message. With two, which one the server's name stands for is a guess,
+/// so neither is taken.
+fn the_only_one(
+    candidates: impl Iterator<Item = (Vec<u8>, Twin)>,
+    known: &HashSet<u64>,
+    hash: MessageHash,
+) -> Option<Twin> {
+    let mut matching = candidates
+        .filter(|(remote, _)| !known.contains(&name_hash(remote)))
+        .filter(|(_, twin)| matches!(current_state(&twin.path), Ok(Some(h)) if h == hash))
+        .map(|(_, twin)| twin);
+    let first = matching.next()?;
+    matching.next().is_none().then_some(first)
 }
 
 /// The name a twin takes when the server renamed `source` to `target` and
